@@ -38,7 +38,7 @@ class Settings:
     audit_url: str | None = None
     # Block read cache (memory tier, number of blocks) and policy.
     block_cache_blocks: int = 1024
-    block_cache_policy: str = "arc"
+    block_cache_policy: str = "w-tinylfu"
     redis_url: str | None = None
     # Backends and replication, as written by the backend wizard / CLI.
     backends: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -1,0 +1,115 @@
+"""What every CLI command shares: the Kit from the context, --json output, errors.
+
+Commands are thin: parse options, call one ``Kit`` method, render the result.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any
+
+import click
+
+from ..errors import InvalidInput
+
+
+class CliState:
+    """Lazily builds the one Kit for this process (from --home)."""
+
+    def __init__(self, home: str | None, audit_url: str | None = None):
+        self.home = home
+        self.audit_url = audit_url
+        self._kit = None
+
+    @property
+    def kit(self):
+        if self._kit is None:
+            from ..kit import Kit
+
+            self._kit = Kit(home=self.home, audit_url=self.audit_url, interface="cli")
+        return self._kit
+
+    def close(self) -> None:
+        if self._kit is not None:
+            self._kit.close()
+
+
+def pass_kit(fn: Callable) -> Callable:
+    """Decorator: inject the Kit as the first argument."""
+
+    @click.pass_context
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any):
+        state = ctx.find_object(CliState)
+        return ctx.invoke(fn, state.kit, *args, **kwargs)
+
+    return update_wrapper(wrapper, fn)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document and nothing else on stdout."
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Objects may implement ``to_dict()``; CIDs and paths become strings."""
+    if hasattr(value, "to_dict"):
+        return to_jsonable(value.to_dict())
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
+    """Render a command's result: JSON document, or the human renderer."""
+    if as_json:
+        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+    elif human is not None:
+        human(data)
+    else:
+        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:
+    """A readable table on a terminal (rich), tab-separated when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title)
+        for col in columns:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*[_cell(row.get(col)) for col in columns])
+        Console().print(table)
+    else:
+        for row in rows:
+            sys.stdout.write("\t".join(_cell(row.get(col)) for col in columns) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, list | dict):
+        return json.dumps(to_jsonable(value), ensure_ascii=False)
+    return str(value)
+
+
+def load_json_file(path: str, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{what} file not found: {path}") from exc
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read {what} file {path}: {exc}") from exc

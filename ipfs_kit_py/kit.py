@@ -1,0 +1,364 @@
+"""``Kit``: the one object every interface (Python, CLI, MCP, web) holds.
+
+Services are built lazily and shared; a Kit is bound to one identity (user,
+role, source IP, session). ``kit.as_principal(...)`` gives a view of the same
+services for another caller (used per request by the web and MCP servers).
+Every public operation is wrapped by ``instrument.operation``: one place that
+checks the role, times the call and writes its audit event.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from functools import cached_property
+from typing import Any, BinaryIO
+
+from .config import Settings
+from .content.adder import AddOptions, AddResult
+from .core.cid import cid_str
+from .errors import InvalidInput, PermissionDenied
+from .instrument import ROLES, note, operation, tracked
+
+
+class Services:
+    """The shared, lazily built service objects for one home directory."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.RLock()
+
+    @cached_property
+    def cache(self):
+        from .performance.cache import CacheManager
+
+        s = self.settings
+        return CacheManager(
+            memory_policy=s.block_cache_policy,
+            memory_size=max(s.block_cache_blocks, 1),
+            enable_disk=False,
+            stats_path=s.home / "cache-stats.json",
+            redis_url=s.redis_url,
+        )
+
+    @cached_property
+    def content(self):
+        from .content.store import ContentStore
+
+        store = ContentStore(self.settings, block_cache=self.cache if self.settings.block_cache_blocks else None)
+        if self.settings.backends:
+            store.fallback_get = self.backends.get_block_verified
+        return store
+
+    @cached_property
+    def vfs(self):
+        from .content.vfs import Vfs
+
+        return Vfs(self.content)
+
+    @cached_property
+    def audit(self):
+        from .audit.logger import AuditLogger
+
+        return AuditLogger(self.settings.audit_url, path=self.settings.audit_db)
+
+    @cached_property
+    def auth(self):
+        from .audit.auth import TokenStore
+
+        return TokenStore(self.settings.auth_db, self.audit)
+
+    @cached_property
+    def monitor(self):
+        from .performance.monitor import PerformanceMonitor
+
+        return PerformanceMonitor(state_path=self.settings.metrics_db)
+
+    @cached_property
+    def batch(self):
+        from .performance.batch import BatchProcessor
+
+        return BatchProcessor(max_workers=4, stats_path=self.settings.home / "batch-stats.json")
+
+    @cached_property
+    def analytics(self):
+        from .analytics import AuditAnalytics
+
+        return AuditAnalytics(self.audit)
+
+    @cached_property
+    def correlator(self):
+        from .analytics import EventCorrelator
+
+        return EventCorrelator(self.audit)
+
+    @cached_property
+    def visualizer(self):
+        from .analytics import AuditVisualizer
+
+        return AuditVisualizer(self.audit)
+
+    @cached_property
+    def backends(self):
+        from .backends.manager import BackendManager
+
+        return BackendManager(self.settings)
+
+    def close(self) -> None:
+        for name in ("monitor", "cache", "batch", "content", "audit", "backends"):
+            obj = self.__dict__.get(name)
+            if obj is not None and hasattr(obj, "close"):
+                obj.close()
+
+
+class Kit:
+    def __init__(
+        self,
+        home: str | os.PathLike | None = None,
+        *,
+        settings: Settings | None = None,
+        audit_url: str | None = None,
+        user: str | None = None,
+        role: str = "admin",
+        source_ip: str | None = None,
+        session_id: str | None = None,
+        interface: str = "python",
+        services: Services | None = None,
+    ):
+        if services is None:
+            settings = settings or Settings.load(home, audit_url=audit_url)
+            services = Services(settings)
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        self.services = services
+        self.settings = services.settings
+        # Local use runs as the OS user, with full rights over their own home.
+        self.user = user or getpass.getuser()
+        self.role = role
+        self.source_ip = source_ip or "local"
+        self.session_id = session_id
+        self.interface = interface
+
+    def as_principal(self, user: str, role: str, source_ip: str | None = None,
+                     session_id: str | None = None, interface: str | None = None) -> Kit:
+        return Kit(services=self.services, user=user, role=role, source_ip=source_ip,
+                   session_id=session_id, interface=interface or self.interface)
+
+    def close(self) -> None:
+        self.services.close()
+
+    def __enter__(self) -> Kit:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def track(self, action: str, event_type: str = "data", role: str = "reader",
+              resource_type: str | None = None):
+        """Context manager: run a block as one audited, timed operation (see instrument.tracked)."""
+        return tracked(self, action, event_type, role, resource_type)
+
+    # ---- service objects (seed APIs live on these) ------------------------
+    @property
+    def audit(self):
+        return self.services.audit
+
+    @property
+    def auth(self):
+        return self.services.auth
+
+    @property
+    def monitor(self):
+        return self.services.monitor
+
+    @property
+    def cache(self):
+        return self.services.cache
+
+    @property
+    def batch(self):
+        return self.services.batch
+
+    @property
+    def analytics(self):
+        return self.services.analytics
+
+    @property
+    def correlator(self):
+        return self.services.correlator
+
+    @property
+    def visualizer(self):
+        return self.services.visualizer
+
+    @property
+    def backends(self):
+        return self.services.backends
+
+    @property
+    def content(self):
+        return self.services.content
+
+    # ---- instrumentation hooks (called by instrument.operation) ----------
+    def _check_role(self, needed: str, action: str) -> None:
+        if ROLES[self.role] < ROLES[needed]:
+            raise PermissionDenied(f"{action} needs the {needed} role; {self.user} has {self.role}")
+
+    def _record_operation(self, op, event_type: str, status: str, duration_ms: float, error: str | None) -> None:
+        details = dict(op.details)
+        details["interface"] = self.interface
+        if error:
+            details["error"] = error
+        self.monitor.record(op.action, duration_ms, success=status == "success")
+        self.audit.log_event(
+            event_type,
+            op.action,
+            status,
+            event_id=op.event_id,
+            user_id=self.user,
+            source_ip=self.source_ip,
+            session_id=self.session_id,
+            resource=op.resource,
+            resource_type=op.resource_type if op.resource else None,
+            backend=op.backend,
+            operation_id=op.operation_id,
+            parent_id=op.parent_id,
+            duration_ms=round(duration_ms, 3),
+            bytes=op.bytes,
+            details=details,
+        )
+
+    # ---- content ----------------------------------------------------------
+    @operation("content.add", role="writer")
+    def add(self, *sources: Any, cid_version: int = 0, chunker: str = "size-262144",
+            raw_leaves: bool | None = None, trickle: bool = False, only_hash: bool = False,
+            wrap_with_directory: bool = False, pin: bool = True, recursive: bool = False,
+            hidden: bool = False, stdin: BinaryIO | None = None, progress=None) -> AddResult:
+        """Add files, directories (``recursive=True``), bytes or streams; returns CIDs."""
+        options = AddOptions(cid_version=cid_version, chunker=chunker, raw_leaves=raw_leaves,
+                             trickle=trickle, only_hash=only_hash, wrap_with_directory=wrap_with_directory,
+                             pin=pin, recursive=recursive, hidden=hidden)
+        result = self.content.add(list(sources), options, stdin=stdin, progress=progress)
+        note(resource=result.cid, bytes=result.bytes, only_hash=only_hash or None,
+             files=sum(1 for e in result.entries if e.type == "file"))
+        return result
+
+    @operation("content.cat")
+    def cat(self, path: str, out: BinaryIO | None = None, offset: int = 0, length: int | None = None):
+        """The file's bytes (or write them to ``out`` and return the count)."""
+        note(resource=path)
+        result = self.content.cat(path, out=out, offset=offset, length=length)
+        note(bytes=result if isinstance(result, int) else len(result))
+        return result
+
+    @operation("content.get")
+    def get(self, path: str, output: str | os.PathLike) -> dict:
+        note(resource=path)
+        result = self.content.get(path, output)
+        note(bytes=result["bytes"], output=str(output))
+        return result
+
+    @operation("content.ls")
+    def ls(self, path: str) -> list[dict]:
+        note(resource=path)
+        return self.content.ls(path)
+
+    @operation("content.stat")
+    def stat(self, path: str) -> dict:
+        note(resource=path)
+        return self.content.stat(path)
+
+    @operation("pin.add", role="writer")
+    def pin_add(self, path: str, pin_type: str = "recursive") -> dict:
+        note(resource=path, pin_type=pin_type)
+        pin = self.content.pin_add(path, pin_type)
+        note(resource=pin.cid)
+        result = pin.to_dict()
+        if self.settings.replication and pin_type == "recursive":
+            result["replication"] = self.backends.replicate(pin.cid, self.content)
+        return result
+
+    @operation("pin.rm", role="writer")
+    def pin_rm(self, path: str) -> dict:
+        note(resource=path)
+        return self.content.pin_rm(path).to_dict()
+
+    @operation("pin.ls", resource_type=None)
+    def pin_ls(self, pin_type: str = "all") -> list[dict]:
+        return self.content.pin_ls(pin_type)
+
+    @operation("content.gc", event_type="data", role="admin", resource_type=None)
+    def gc(self) -> dict:
+        result = self.content.gc()
+        note(bytes=result.freed_bytes, removed_blocks=result.removed_blocks)
+        return result.to_dict()
+
+    @operation("car.export")
+    def car_export(self, path: str, output: str | os.PathLike) -> dict:
+        note(resource=path)
+        result = self.content.car_export(path, output)
+        note(bytes=result["bytes"], blocks=result["blocks"])
+        return result
+
+    @operation("car.import", role="writer")
+    def car_import(self, source, pin: bool = True) -> dict:
+        result = self.content.car_import(source, pin=pin)
+        note(resource=",".join(result.roots), bytes=result.bytes, blocks=result.blocks)
+        return result.to_dict()
+
+    @operation("repo.stat", resource_type=None)
+    def repo_stat(self) -> dict:
+        blocks = self.content.blocks.stats()
+        return {
+            "home": str(self.settings.home),
+            "blocks": blocks.blocks,
+            "bytes": blocks.bytes,
+            "pins": self.content.pins.count(),
+            "vfs_root": cid_str(self.services.vfs.root_cid()),
+        }
+
+    # ---- VFS --------------------------------------------------------------
+    @operation("files.mkdir", role="writer", resource_type="path")
+    def files_mkdir(self, path: str, parents: bool = False) -> dict:
+        note(resource=path)
+        return self.services.vfs.mkdir(path, parents=parents)
+
+    @operation("files.write", role="writer", resource_type="path")
+    def files_write(self, path: str, source, parents: bool = False, stdin: BinaryIO | None = None) -> dict:
+        note(resource=path)
+        result = self.services.vfs.write(path, source, parents=parents, stdin=stdin)
+        note(bytes=result.get("bytes"), cid=result["cid"])
+        return result
+
+    @operation("files.read", resource_type="path")
+    def files_read(self, path: str, out: BinaryIO | None = None, offset: int = 0, length: int | None = None):
+        note(resource=path)
+        result = self.services.vfs.read(path, out=out, offset=offset, length=length)
+        note(bytes=result if isinstance(result, int) else len(result))
+        return result
+
+    @operation("files.ls", resource_type="path")
+    def files_ls(self, path: str = "/") -> list[dict]:
+        note(resource=path)
+        return self.services.vfs.ls(path)
+
+    @operation("files.stat", resource_type="path")
+    def files_stat(self, path: str = "/") -> dict:
+        note(resource=path)
+        return self.services.vfs.stat(path)
+
+    @operation("files.rm", role="writer", resource_type="path")
+    def files_rm(self, path: str, recursive: bool = False) -> dict:
+        note(resource=path)
+        return self.services.vfs.rm(path, recursive=recursive)
+
+    @operation("files.mv", role="writer", resource_type="path")
+    def files_mv(self, source: str, dest: str) -> dict:
+        note(resource=source, dest=dest)
+        return self.services.vfs.mv(source, dest)
+
+    @operation("files.cp", role="writer", resource_type="path")
+    def files_cp(self, source: str, dest: str) -> dict:
+        note(resource=source, dest=dest)
+        return self.services.vfs.cp(source, dest)
