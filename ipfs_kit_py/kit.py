@@ -200,6 +200,18 @@ class Kit:
     def content(self):
         return self.services.content
 
+    def _run_batch(self, funcs: list, args: list) -> list:
+        """Run ``funcs[i](args[i])`` on a BatchProcessor; the first failure is raised."""
+        from .performance.batch import BatchProcessor
+
+        batch = BatchProcessor(max_workers=4, fail_fast=True, stats_path=self.settings.home / "batch-stats.json")
+        for func, arg in zip(funcs, args, strict=True):
+            batch.add_operation(func, arg)
+        result = batch.execute_batch(parallel=True)
+        if result.errors:
+            raise result.errors[0].exception
+        return result.results
+
     # ---- instrumentation hooks (called by instrument.operation) ----------
     def _check_role(self, needed: str, action: str) -> None:
         if ROLES[self.role] < ROLES[needed]:
@@ -239,7 +251,8 @@ class Kit:
         options = AddOptions(cid_version=cid_version, chunker=chunker, raw_leaves=raw_leaves,
                              trickle=trickle, only_hash=only_hash, wrap_with_directory=wrap_with_directory,
                              pin=pin, recursive=recursive, hidden=hidden)
-        result = self.content.add(list(sources), options, stdin=stdin, progress=progress)
+        result = self.content.add(list(sources), options, stdin=stdin, progress=progress,
+                                  run_files=self._run_batch)
         note(resource=result.cid, bytes=result.bytes, only_hash=only_hash or None,
              files=sum(1 for e in result.entries if e.type == "file"))
         return result
@@ -278,6 +291,10 @@ class Kit:
         if self.settings.replication and pin_type == "recursive":
             result["replication"] = self.backends.replicate(pin.cid, self.content)
         return result
+
+    def pin_add_many(self, paths: list[str], pin_type: str = "recursive") -> list[dict]:
+        """Pin several CIDs through the batch processor (each pin is its own operation)."""
+        return self._run_batch([lambda p: self.pin_add(p, pin_type)] * len(paths), list(paths))
 
     @operation("pin.rm", role="writer")
     def pin_rm(self, path: str) -> dict:

@@ -134,7 +134,7 @@ def pin():
 @pass_kit
 def pin_add(kit, paths, pin_type, as_json):
     """Pin CIDs (recursive: the whole DAG; direct: one block)."""
-    results = [kit.pin_add(p, pin_type) for p in paths]
+    results = kit.pin_add_many(list(paths), pin_type)
     emit(results, as_json, lambda rows: [click.echo(f"pinned {r['cid']} {r['type']}ly") for r in rows])
 
 

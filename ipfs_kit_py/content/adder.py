@@ -2,14 +2,15 @@
 
 The pure importer in ``core.importer`` does the chunking and DAG layout; this
 module reads the file system, applies kubo's rules for what a recursive add
-includes (hidden files only with ``hidden=True``; symlinks are refused rather
-than silently producing CIDs that differ from kubo's), and reports every entry.
+includes (hidden files only with ``hidden=True``; symlinks inside a directory
+become UnixFS symlink nodes, never followed), and reports every entry.
 """
 
 from __future__ import annotations
 
 import os
 import stat as stat_mod
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,22 @@ from ..core.importer import (
     ImportedNode,
     ImportOptions,
     build_directory,
+    import_symlink,
     parse_chunker,
 )
 from ..errors import InvalidInput, NotFound
 
 Emit = Callable[[object, bytes], None]
 Progress = Callable[[int], None]
+RunFiles = Callable[[list[Callable], list], list]
+
+
+def _tree_files(tree: list):
+    for _name, path, sub in tree:
+        if sub is None:
+            yield path
+        elif isinstance(sub, list):
+            yield from _tree_files(sub)
 
 
 @dataclass(frozen=True)
@@ -89,8 +100,13 @@ class AddResult:
 
 
 class Adder:
-    def __init__(self, options: AddOptions, emit: Emit, progress: Progress | None = None):
+    def __init__(self, options: AddOptions, emit: Emit, progress: Progress | None = None,
+                 run_files: RunFiles | None = None):
         self.options = options
+        # How the files of a directory are imported: the Kit passes a runner on
+        # its BatchProcessor (parallel); alone, they run one after another.
+        self.run_files = run_files or (lambda funcs, args: [f(a) for f, a in zip(funcs, args, strict=True)])
+        self._count_lock = threading.Lock()
         self.import_options = options.import_options()
         self.emit = emit
         self.progress = progress
@@ -107,7 +123,8 @@ class Adder:
             if not data:
                 break
             importer.write(data)
-            self.result.bytes += len(data)
+            with self._count_lock:
+                self.result.bytes += len(data)
             if self.progress:
                 self.progress(len(data))
         return importer.finish()
@@ -130,27 +147,49 @@ class Adder:
             raise InvalidInput(f"{path} is a directory; use -r to add it recursively") from None
 
     def import_tree(self, path: Path, display: str) -> ImportedNode:
-        """Add a directory bottom-up; entries are reported files first, as kubo."""
-        children: list[tuple[str, ImportedNode]] = []
+        """Add a directory: files are imported as one batch, then directories bottom-up.
+
+        Entries are reported as kubo does: each file, then its directory.
+        """
+        tree = self._scan(path)
+        files = list(_tree_files(tree))
+        nodes = dict(zip(files, self.run_files([self.import_file] * len(files), files), strict=True))
+        return self._build(tree, display, nodes)
+
+    def _scan(self, path: Path) -> list:
+        """[(name, Path, children | None (file) | link target)] sorted like kubo (byte order)."""
         try:
             listing = sorted(os.scandir(path), key=lambda e: e.name.encode("utf-8", "surrogateescape"))
         except PermissionError:
             raise InvalidInput(f"cannot read directory {path}: permission denied") from None
+        tree = []
         for entry in listing:
             if entry.name.startswith(".") and not self.options.hidden:
                 continue
-            child_display = f"{display}/{entry.name}"
             st = entry.stat(follow_symlinks=False)
-            if stat_mod.S_ISLNK(st.st_mode):
-                raise InvalidInput(f"symlinks are not supported yet: {entry.path}")
-            if stat_mod.S_ISDIR(st.st_mode):
-                node = self.import_tree(Path(entry.path), child_display)
+            if stat_mod.S_ISLNK(st.st_mode):  # stored as a UnixFS symlink node, as kubo
+                tree.append((entry.name, Path(entry.path), os.readlink(entry.path)))
+            elif stat_mod.S_ISDIR(st.st_mode):
+                tree.append((entry.name, Path(entry.path), self._scan(Path(entry.path))))
             elif stat_mod.S_ISREG(st.st_mode):
-                node = self.import_file(Path(entry.path))
-                self._report(child_display, node, "file")
+                tree.append((entry.name, Path(entry.path), None))
             else:
                 raise InvalidInput(f"not a regular file or directory: {entry.path}")
-            children.append((entry.name, node))
+        return tree
+
+    def _build(self, tree: list, display: str, nodes: dict[Path, ImportedNode]) -> ImportedNode:
+        children: list[tuple[str, ImportedNode]] = []
+        for name, path, sub in tree:
+            child_display = f"{display}/{name}"
+            if sub is None:
+                node = nodes[path]
+                self._report(child_display, node, "file")
+            elif isinstance(sub, str):
+                node = import_symlink(sub, self.import_options, self.emit)
+                self._report(child_display, node, "symlink")
+            else:
+                node = self._build(sub, child_display, nodes)
+            children.append((name, node))
         node = build_directory(children, self.import_options, self.emit)
         self._report(display, node, "directory")
         return node

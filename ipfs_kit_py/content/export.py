@@ -61,8 +61,14 @@ def export_tree(
     entries: Iterable[tuple[tuple[str, ...], str, object]],
     out: Path,
     read_file: Callable[[object], Iterable[bytes]],
+    read_symlink: Callable[[object], str],
 ) -> tuple[int, int]:
-    """Materialise ``walk_tree`` entries under ``out``. Returns (files, bytes)."""
+    """Materialise ``walk_tree`` entries under ``out``. Returns (files, bytes).
+
+    Symlinks are recreated as symlinks (as kubo's ``get`` does); since every
+    later target's parent is resolved and checked, a link pointing outside
+    OUT cannot be used to write there.
+    """
     if out.exists() and not out.is_dir():
         raise Conflict(f"{out} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +79,10 @@ def export_tree(
         target = safe_join(out, parts)
         if kind == "directory":
             target.mkdir(exist_ok=True)
+        elif kind == "symlink":
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            os.symlink(read_symlink(cid), target)
         else:
             total += write_file_atomic(target, read_file(cid))
             files += 1

@@ -19,8 +19,9 @@ from multiformats import CID
 
 from ..config import Settings
 from ..core import car, dag
-from ..core.cid import block_cid, cid_str, parse_cid
-from ..errors import InvalidInput, NotFound
+from ..core import cid as cidlib
+from ..core.cid import cid_str, parse_cid
+from ..errors import CorruptBlock, InvalidInput, NotFound
 from .adder import Adder, AddOptions, AddResult
 from .blockstore import Blockstore
 from .export import atomic_output, export_tree, write_file_atomic
@@ -30,7 +31,7 @@ from .pins import Pin, PinStore
 
 VFS_ROOT_KEY = "vfs_root"
 _EMPTY_DIR_BLOCK = b"\x0a\x02\x08\x01"  # dag-pb node with UnixFS Directory data
-_EMPTY_DIR_MH = bytes(block_cid(_EMPTY_DIR_BLOCK, 0, "dag-pb").digest)
+_EMPTY_DIR_MH = bytes(cidlib.block_cid(_EMPTY_DIR_BLOCK, 0, "dag-pb").digest)
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,12 @@ class ContentStore:
         options: AddOptions,
         stdin: BinaryIO | None = None,
         progress: Callable[[int], None] | None = None,
+        run_files=None,
     ) -> AddResult:
         if options.only_hash:
-            return Adder(options, lambda cid, block: None, progress).add_sources(sources, stdin)
+            return Adder(options, lambda cid, block: None, progress, run_files).add_sources(sources, stdin)
         with self.lock.shared():
-            adder = Adder(options, self.blocks.put, progress)
+            adder = Adder(options, self.blocks.put, progress, run_files)
             result = adder.add_sources(sources, stdin)
             self.blocks.flush()
             if options.pin:
@@ -134,7 +136,9 @@ class ContentStore:
         info = dag.stat(self.get_block, cid)
         if info.type == "directory":
             files, total = export_tree(
-                dag.walk_tree(self.get_block, cid), out, lambda c: dag.iter_file(self.get_block, c)
+                dag.walk_tree(self.get_block, cid), out,
+                lambda c: dag.iter_file(self.get_block, c),
+                lambda c: dag.read_symlink(self.get_block, c),
             )
         else:
             if out.is_dir():
@@ -263,9 +267,12 @@ class ContentStore:
             staged.seek(0)
             fh = staged
         start = fh.tell()
-        roots, sections = car.read_car(fh)
-        for _ in sections:  # pass 1: parse and verify, store nothing
-            pass
+        try:  # pass 1: parse and verify, store nothing
+            roots, sections = car.read_car(fh)
+            for _ in sections:
+                pass
+        except CorruptBlock as exc:
+            raise InvalidInput(f"malformed CAR: {exc}") from None
         with self.lock.exclusive():
             fh.seek(start)
             roots, sections = car.read_car(fh)

@@ -83,9 +83,10 @@ class Vfs:
         return ImportedNode(cid=cid, size=info.size, tsize=info.cumulative_size)
 
     def _load_dir(self, cid: CID) -> _Dir:
+        # The links carry what a rebuild needs; no need to walk each entry's DAG.
         entries = {}
         for e in dag.list_directory(self.store.get_block, cid):
-            entries[e.name] = self._node(e.cid)
+            entries[e.name] = ImportedNode(cid=e.cid, size=e.size, tsize=e.tsize)
         return _Dir(entries)
 
     def _update(self, parts: tuple[str, ...], change, parents: bool = False) -> CID:
