@@ -64,10 +64,13 @@ class NullSink:
 
 
 def peak_rss_of_cli_add(path: Path, home: Path) -> float:
+    # VmHWM (peak RSS of this address space) is reset by exec, unlike ru_maxrss,
+    # which a child inherits from the (large) benchmark process that forked it.
     code = (
-        "import resource,sys;from ipfs_kit_py.cli.main import main;"
+        "import sys;from ipfs_kit_py.cli.main import main;"
         f"rc=main(['--home',{str(home)!r},'add','-q',{str(path)!r}]);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,file=sys.stderr);sys.exit(rc)"
+        "hwm=[l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+        "print(hwm,file=sys.stderr);sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(proc.stderr.strip().splitlines()[-1]) / 1024  # KiB -> MiB
@@ -120,9 +123,11 @@ def main() -> None:
                     cid = kit.add(str(path)).cid
                     times.append(time.perf_counter() - t0)
             rows.append(("add (stored)", min(times)))
-            with Kit(tmp / f"home-add-{mib}-0") as kit:
-                t_cat = best_of(2, lambda k=kit, c=cid: k.cat(c, out=NullSink()))
-            rows.append(("cat (verified)", t_cat))
+            def cold_cat(c=cid, h=tmp / f"home-add-{mib}-0"):
+                with Kit(h) as kit:  # a fresh process-level cache: every block read and hashed
+                    kit.cat(c, out=NullSink())
+
+            rows.append(("cat (verified, cold cache)", best_of(2, cold_cat)))
             if args.kubo:
                 t_kubo = bench_kubo(path)
                 if t_kubo:

@@ -37,7 +37,7 @@ class Settings:
     # Audit store: None = SQLite in the home; or "postgresql://..."
     audit_url: str | None = None
     # Block read cache (memory tier, number of blocks) and policy.
-    block_cache_blocks: int = 1024
+    block_cache_blocks: int = 256
     block_cache_policy: str = "w-tinylfu"
     redis_url: str | None = None
     # Backends and replication, as written by the backend wizard / CLI.

@@ -10,8 +10,10 @@ checks the role, times the call and writes its audit event.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import threading
+import time
 from functools import cached_property
 from typing import Any, BinaryIO
 
@@ -334,6 +336,37 @@ class Kit:
             "pins": self.content.pins.count(),
             "vfs_root": cid_str(self.services.vfs.root_cid()),
         }
+
+    # ---- audit anchoring ---------------------------------------------------
+    @operation("audit.checkpoint", event_type="admin", role="admin")
+    def audit_checkpoint(self) -> dict:
+        """Anchor the audit chain head as a pinned CID a third party can verify against."""
+        head = self.audit.chain_head()
+        doc = {
+            "type": "ipfs-kit/audit-checkpoint",
+            "version": 1,
+            "seq": head.seq,
+            "event_id": head.event_id,
+            "hash": head.hash,
+            "created": time.time(),
+        }
+        cid = self.add(json.dumps(doc, sort_keys=True).encode("utf-8")).cid
+        note(resource=cid, seq=head.seq, head_hash=head.hash)
+        return {"cid": cid, **doc}
+
+    @operation("audit.verify_checkpoint", event_type="admin")
+    def audit_verify_checkpoint(self, cid: str) -> dict:
+        """Check the log up to a checkpoint still hashes to the anchored head."""
+        note(resource=cid)
+        try:
+            doc = json.loads(self.cat(cid))
+            seq, expected = int(doc["seq"]), str(doc["hash"])
+            if doc.get("type") != "ipfs-kit/audit-checkpoint":
+                raise ValueError("not a checkpoint document")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"{cid} is not an audit checkpoint: {exc}") from None
+        result = self.audit.verify(end_seq=seq, expect_hash=expected)
+        return {"checkpoint": cid, "seq": seq, "hash": expected, **result.to_dict()}
 
     # ---- VFS --------------------------------------------------------------
     @operation("files.mkdir", role="writer", resource_type="path")
