@@ -132,7 +132,7 @@ def parse_cid(text: str) -> CID:
         raise InvalidInput(f"invalid CID '{shown}': empty")
     try:
         cid = CID.decode(text.strip())
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidInput(f"invalid CID '{shown}': {reason}") from None
     if cid.hashfun.code != SHA2_256 or len(cid.raw_digest) != _DIGEST_LEN:

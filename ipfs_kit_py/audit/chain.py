@@ -1,0 +1,203 @@
+"""The hash chain: how an event's hash is made and how a run of events is checked.
+
+Pure code (no database): the store feeds it rows, and a third party can feed
+it the lines of an ``audit export --format jsonl`` file.
+
+``hash = sha256(prev_hash + canonical_json(event))`` (see ``events``). The
+first event after the genesis (or after a prune anchor) links to the anchor's
+hash; the genesis hash is 64 zeros.
+
+A break is classified from what the row still proves about itself:
+
+- ``edited``: the row's own content no longer matches its ``hash``.
+- ``deleted``: a ``seq`` is missing, the row links to a hash that is nowhere in
+  the log, or the log ends before the recorded head (truncated).
+- ``reordered``: the row is intact but links to an event that sits elsewhere
+  in the log (two rows swapped).
+- ``head``: the log holds rows past the recorded head (the head row was
+  rewritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+from ..errors import InvalidInput
+from .events import ALL_FIELDS, GENESIS_HASH, AuditEvent, canonical_body, details_text
+
+
+def chain_hash(prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + body).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest event of the log (what a checkpoint anchors)."""
+
+    seq: int
+    event_id: str | None
+    hash: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    start_seq: int | None = None
+    end_seq: int | None = None
+    last_hash: str | None = None
+    first_bad_seq: int | None = None
+    first_bad_event_id: str | None = None
+    problem: str | None = None  # edited | deleted | reordered | head
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        if self.ok:
+            span = f" (seq {self.start_seq}..{self.end_seq})" if self.checked else ""
+            return f"audit chain OK: {self.checked} events verified{span}"
+        where = f"seq {self.first_bad_seq}" if self.first_bad_seq is not None else "end of log"
+        return f"audit chain BROKEN at {where}, event {self.first_bad_event_id}: {self.reason}"
+
+
+class ChainVerifier:
+    """Checks rows one at a time, in seq order.
+
+    A row is ``(seq, *17 event fields with details as text, prev_hash, hash)``.
+    ``find_hash(h)`` returns the seq of the row whose hash is ``h`` (or None);
+    it is only called after a break, to tell "reordered" from "deleted".
+    """
+
+    def __init__(self, expected_seq: int, expected_prev: str,
+                 find_hash: Callable[[str], int | None] | None = None):
+        self.expected_seq = expected_seq
+        self.expected_prev = expected_prev
+        self.find_hash = find_hash or (lambda _h: None)
+        self.checked = 0
+        self.start_seq: int | None = None
+        self.last_seq: int | None = None
+        self.last_event_id: str | None = None
+        self.failure: VerifyResult | None = None
+
+    def feed(self, row: tuple) -> bool:
+        """Check one row; False once the chain is broken (then stop feeding)."""
+        seq, event_id, prev_hash, digest = row[0], row[1], row[18], row[19]
+        if seq != self.expected_seq:
+            if seq > self.expected_seq:
+                missing = (f"seq {self.expected_seq}" if seq == self.expected_seq + 1
+                           else f"seq {self.expected_seq}..{seq - 1}")
+                return self._fail(row, "deleted", f"{missing} missing before this event (deleted)")
+            return self._fail(row, "reordered", f"seq {seq} appears after seq {self.expected_seq - 1}")
+        if chain_hash(prev_hash, canonical_body(row[1:18])) != digest:
+            return self._fail(row, "edited", "event content does not match its hash (edited)")
+        if prev_hash != self.expected_prev:
+            at = self.find_hash(prev_hash)
+            if at is not None:
+                return self._fail(row, "reordered",
+                                  f"event links to seq {at}, not to seq {seq - 1} (reordered)")
+            return self._fail(row, "deleted",
+                              "event links to an event that is not in the log (previous event deleted or rewritten)")
+        if self.start_seq is None:
+            self.start_seq = seq
+        self.checked += 1
+        self.expected_seq = seq + 1
+        self.expected_prev = digest
+        self.last_seq, self.last_event_id = seq, event_id
+        return True
+
+    def _fail(self, row: tuple, problem: str, reason: str) -> bool:
+        self.failure = self._result(False, first_bad_seq=row[0], first_bad_event_id=row[1],
+                                    problem=problem, reason=reason)
+        return False
+
+    def check_end(self, head: ChainHead | None, expect_hash: str | None = None) -> VerifyResult:
+        """Finish: compare the last row with the recorded head and/or an expected hash."""
+        if self.failure is not None:
+            return self.failure
+        if head is not None:
+            last = self.expected_seq - 1
+            if last < head.seq:
+                return self._result(
+                    False, first_bad_seq=head.seq, first_bad_event_id=head.event_id, problem="deleted",
+                    reason=f"log ends at seq {last} but its head is seq {head.seq} (events deleted)",
+                )
+            if self.expected_prev != head.hash:
+                return self._result(False, first_bad_seq=last, first_bad_event_id=self.last_event_id,
+                                    problem="head", reason="last event does not match the recorded head hash")
+        if expect_hash is not None and self.expected_prev != expect_hash:
+            return self._result(False, first_bad_seq=self.last_seq, first_bad_event_id=self.last_event_id,
+                                problem="edited", reason="hash of the last event does not match the expected (checkpoint) hash")
+        return self._result(True)
+
+    def _result(self, ok: bool, **kwargs) -> VerifyResult:
+        return VerifyResult(ok=ok, checked=self.checked, start_seq=self.start_seq,
+                            end_seq=self.last_seq, last_hash=self.expected_prev if self.checked else None,
+                            **kwargs)
+
+
+# ---- third-party verification of an exported JSONL file --------------------
+
+
+def record_row(record: dict) -> tuple:
+    """A chain row from an exported record (a dict with all fields)."""
+    event = AuditEvent.from_dict(record)
+    if event.seq is None:
+        raise InvalidInput("exported record has no seq/prev_hash/hash (not a chain export)")
+    values = [getattr(event, name) for name in ALL_FIELDS]
+    values[16] = details_text(event.details)
+    return (event.seq, *values[:17], event.prev_hash, event.hash)
+
+
+def verify_records(records: Iterable[dict], prev_hash: str | None = None,
+                   expect_hash: str | None = None) -> VerifyResult:
+    """Verify a contiguous run of exported events.
+
+    ``prev_hash``: the hash the first event must link to (genesis, a prune
+    anchor or an earlier checkpoint); default: trust the first record's own
+    ``prev_hash`` and check everything after it. ``expect_hash``: the hash
+    the last event must have (e.g. an anchored checkpoint head).
+    """
+    rows = [record_row(r) for r in records]
+    if not rows:
+        return VerifyResult(ok=expect_hash is None, checked=0,
+                            reason=None if expect_hash is None else "no events to verify")
+    by_hash = {row[19]: row[0] for row in rows}
+    start_prev = rows[0][18] if prev_hash is None else prev_hash
+    verifier = ChainVerifier(rows[0][0], start_prev, by_hash.get)
+    for row in rows:
+        if not verifier.feed(row):
+            break
+    return verifier.check_end(None, expect_hash)
+
+
+def verify_export_file(path: str, prev_hash: str | None = None,
+                       expect_hash: str | None = None) -> VerifyResult:
+    """Verify an ``audit export --format jsonl`` file (see ``verify_records``)."""
+    records = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except ValueError as exc:
+                    raise InvalidInput(f"{path}:{lineno}: not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return verify_records(records, prev_hash or None, expect_hash)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc}") from exc
+
+
+__all__ = ["GENESIS_HASH", "ChainHead", "ChainVerifier", "VerifyResult", "chain_hash",
+           "verify_export_file", "verify_records"]

@@ -1,0 +1,285 @@
+"""The one audit event model used everywhere, and its canonical form.
+
+Fields (see ``event_schema.json`` in this package for the JSON Schema):
+
+- ``event_id``: a ULID string (26 chars, Crockford base32, sortable by the
+  millisecond it was made). Callers may pass their own id (the Kit
+  pre-generates ids so nested operations can point at their parent); any
+  1..128 character string without whitespace is accepted, generated ids are
+  always ULIDs. Ids are unique in a log.
+- ``timestamp``: UTC epoch seconds (float); default "now". Imported events keep
+  their original timestamps.
+- ``event_type``: authentication, authorization, data, backend, system, admin,
+  mcp, config — or any other lowercase name (``[a-z][a-z0-9_.-]*``).
+- ``action``: what happened, e.g. ``content.add``, ``pin.rm``, ``auth.login``.
+- ``status``: success | failure | denied | error. ``failure`` is an expected,
+  user-caused failure (bad input, wrong password); ``denied`` is an
+  authorization refusal; ``error`` is something broken (a backend is down, a
+  bug).
+- ``severity``: info | low | medium | high | critical. When not given it is
+  derived from the status: success → info, failure → low, denied → medium,
+  error → high; an authentication failure is medium (brute force matters).
+- ``user_id``, ``source_ip``, ``resource`` (CID or path), ``resource_type``,
+  ``backend``, ``operation_id`` (groups the events of one operation),
+  ``parent_id`` (the event that caused this one), ``session_id``: optional
+  strings; an empty string means "absent" and is stored as null.
+- ``duration_ms`` (float >= 0), ``bytes`` (int >= 0): optional.
+- ``details``: a JSON object. Values that JSON cannot represent (paths, CIDs)
+  are stored as their ``str()``.
+
+Chain fields, set by the store when the event is committed: ``seq`` (position
+in the log, 1, 2, 3, ... in insertion order), ``prev_hash`` (hash of the event
+before it, or 64 zeros for the first) and ``hash``.
+
+Canonical form (what ``hash`` covers): the JSON array of the 17 event fields
+in the order of ``EVENT_FIELDS``, ``details`` given as its canonical JSON text
+(keys sorted, no spaces, UTF-8, no NaN), serialised by Python's ``json`` with
+``separators=(",", ":")`` and ``ensure_ascii=False`` (floats in shortest
+round-trip form, e.g. ``1700000000.25``; ``timestamp`` and ``duration_ms``
+are always floats). ``hash = sha256(prev_hash_hex + canonical_json)`` as
+lowercase hex. ``seq`` is *not* hashed: the order is fixed by ``prev_hash``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import InvalidInput
+
+EVENT_TYPES = ("authentication", "authorization", "data", "backend", "system", "admin", "mcp", "config")
+STATUSES = ("success", "failure", "denied", "error")
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+GENESIS_HASH = "0" * 64
+
+# The order of this tuple is part of the hash format: never reorder it.
+EVENT_FIELDS = (
+    "event_id", "timestamp", "event_type", "action", "status", "user_id", "source_ip",
+    "resource", "resource_type", "backend", "operation_id", "parent_id", "session_id",
+    "duration_ms", "bytes", "severity", "details",
+)
+CHAIN_FIELDS = ("seq", "prev_hash", "hash")
+ALL_FIELDS = EVENT_FIELDS + CHAIN_FIELDS
+OPTIONAL_TEXT_FIELDS = (
+    "user_id", "source_ip", "resource", "resource_type", "backend",
+    "operation_id", "parent_id", "session_id",
+)
+
+_DEFAULT_SEVERITY = {"success": "info", "failure": "low", "denied": "medium", "error": "high"}
+_NAME_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
+_ID_RE = re.compile(r"[^\s]{1,128}\Z")
+_MAX_TEXT = 4096
+
+# ULID encoding: base32 of 128 bits, re-lettered to Crockford's alphabet.
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+# ULIDs need uniqueness, not secrecy: a PRNG seeded from os.urandom is much
+# faster than urandom per id. Reseed in forked children so they never share
+# a sequence with their parent.
+_rng = random.Random()
+_random_bits = _rng.getrandbits
+os.register_at_fork(after_in_child=_rng.seed)
+
+
+def new_event_id(timestamp: float | None = None) -> str:
+    """A ULID string for an event made at ``timestamp`` (default: now).
+
+    Same format as ``str(ulid.ULID())`` (python-ulid parses it), generated
+    without object overhead because the batched ingest path makes one per event.
+    """
+    return encode_ulid(int((time.time() if timestamp is None else timestamp) * 1000), _random_bits(80))
+
+
+def encode_ulid(ms: int, random80: int) -> str:
+    """Crockford base32 of the 48-bit millisecond time and 80 further bits."""
+    value = (ms << 80) | random80
+    # 4 zero bytes + 16 bytes = 160 bits = 32 base32 chars; the first 6 chars
+    # (30 bits) are always zero and a ULID is the last 26 (2 zero bits + 128).
+    return base64.b32encode(b"\0\0\0\0" + value.to_bytes(16, "big"))[6:].translate(_CROCKFORD).decode()
+
+
+def default_severity(event_type: str, status: str) -> str:
+    if event_type == "authentication" and status == "failure":
+        return "medium"
+    return _DEFAULT_SEVERITY[status]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One committed (or, before commit, prepared) audit event."""
+
+    event_id: str
+    timestamp: float
+    event_type: str
+    action: str
+    status: str = "success"
+    user_id: str | None = None
+    source_ip: str | None = None
+    resource: str | None = None
+    resource_type: str | None = None
+    backend: str | None = None
+    operation_id: str | None = None
+    parent_id: str | None = None
+    session_id: str | None = None
+    duration_ms: float | None = None
+    bytes: int | None = None
+    severity: str = "info"
+    details: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, chain fields included; ``details`` is a copy."""
+        data = {name: getattr(self, name) for name in ALL_FIELDS}
+        data["details"] = dict(self.details)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
+        """Validate a dict in this schema (e.g. a JSONL line); raises InvalidInput.
+
+        Unknown keys are rejected so a typo does not silently drop a field.
+        Chain fields are kept as given (they are only meaningful for events
+        read back from a log or an export).
+        """
+        if not isinstance(data, dict):
+            raise InvalidInput("an audit event must be a JSON object")
+        unknown = set(data) - set(ALL_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown event field(s): {', '.join(sorted(unknown))}")
+        for name in ("event_type", "action"):
+            if name not in data:
+                raise InvalidInput(f"missing required field {name!r}")
+        kwargs = {k: v for k, v in data.items() if k in EVENT_FIELDS and k not in ("event_type", "action", "status")}
+        row = prepare_row(data["event_type"], data["action"], data.get("status", "success"), **kwargs)
+        event = event_from_row(row)
+        seq, prev_hash, digest = data.get("seq"), data.get("prev_hash"), data.get("hash")
+        if seq is None and prev_hash is None and digest is None:
+            return event
+        if not (isinstance(seq, int) and not isinstance(seq, bool) and seq > 0):
+            raise InvalidInput("seq must be a positive integer")
+        for name, value in (("prev_hash", prev_hash), ("hash", digest)):
+            if not (isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value)):
+                raise InvalidInput(f"{name} must be 64 lowercase hex characters")
+        return _with_chain(event, seq, prev_hash, digest)
+
+
+def _with_chain(event: AuditEvent, seq: int, prev_hash: str, digest: str) -> AuditEvent:
+    values = [getattr(event, name) for name in EVENT_FIELDS]
+    return AuditEvent(*values, seq, prev_hash, digest)
+
+
+# ---- validation into a storage row ----------------------------------------
+# A "row" is the tuple of the 17 EVENT_FIELDS in order, with details as its
+# canonical JSON text. It is what the store inserts and what the hash covers.
+
+
+def prepare_row(
+    event_type: str,
+    action: str,
+    status: str = "success",
+    *,
+    user_id: str | None = None,
+    source_ip: str | None = None,
+    resource: str | None = None,
+    resource_type: str | None = None,
+    backend: str | None = None,
+    operation_id: str | None = None,
+    parent_id: str | None = None,
+    session_id: str | None = None,
+    duration_ms: float | None = None,
+    bytes: int | None = None,
+    severity: str | None = None,
+    details: dict[str, Any] | None = None,
+    timestamp: float | datetime | None = None,
+    event_id: str | None = None,
+) -> tuple:
+    """Validate one event's fields; return its storage row. Raises InvalidInput."""
+    if not isinstance(event_type, str) or not _NAME_RE.match(event_type):
+        raise InvalidInput(f"event_type must be a lowercase name like 'data', not {event_type!r}")
+    if not isinstance(action, str) or not action or len(action) > 200 or action != action.strip():
+        raise InvalidInput(f"action must be a non-empty name like 'content.add', not {action!r}")
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    if severity is None:
+        severity = default_severity(event_type, status)
+    elif severity not in SEVERITIES:
+        raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    ts = _timestamp(timestamp)
+    if event_id is None:
+        event_id = new_event_id(ts)
+    elif not isinstance(event_id, str) or not _ID_RE.match(event_id):
+        raise InvalidInput(f"event_id must be 1-128 characters without spaces, not {event_id!r}")
+    texts = [_text(name, value) for name, value in (
+        ("user_id", user_id), ("source_ip", source_ip), ("resource", resource),
+        ("resource_type", resource_type), ("backend", backend), ("operation_id", operation_id),
+        ("parent_id", parent_id), ("session_id", session_id),
+    )]
+    if duration_ms is not None:
+        if isinstance(duration_ms, bool) or not isinstance(duration_ms, int | float) or not (
+            math.isfinite(duration_ms) and duration_ms >= 0
+        ):
+            raise InvalidInput(f"duration_ms must be a number >= 0, not {duration_ms!r}")
+        duration_ms = float(duration_ms)
+    if bytes is not None:
+        if isinstance(bytes, bool) or not isinstance(bytes, int) or bytes < 0:
+            raise InvalidInput(f"bytes must be an integer >= 0, not {bytes!r}")
+    return (event_id, ts, event_type, action, status, *texts, duration_ms, bytes, severity,
+            details_text(details))
+
+
+def _timestamp(value: Any) -> float:
+    if value is None:
+        return time.time()
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidInput("timestamp datetimes must be timezone-aware (UTC)")
+        return value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"timestamp must be UTC epoch seconds, not {value!r}")
+    if not 0 <= value < 32503680000:  # year 3000: catches milliseconds passed as seconds
+        raise InvalidInput(f"timestamp {value!r} is out of range (epoch seconds, not milliseconds?)")
+    return float(value)
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
+    if len(value) > _MAX_TEXT:
+        raise InvalidInput(f"{name} is longer than {_MAX_TEXT} characters")
+    return value
+
+
+def details_text(details: Any) -> str:
+    """Canonical JSON text of a details object (sorted keys, compact)."""
+    if details is None or details == {}:
+        return "{}"
+    if not isinstance(details, dict):
+        raise InvalidInput(f"details must be a JSON object, not {type(details).__name__}")
+    try:
+        return json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False, default=str)
+    except (ValueError, TypeError) as exc:  # NaN, non-string keys of mixed types, cycles
+        raise InvalidInput(f"details cannot be stored as JSON: {exc}") from exc
+
+
+def event_from_row(row: tuple, seq: int | None = None, prev_hash: str | None = None,
+                   digest: str | None = None) -> AuditEvent:
+    """Build an AuditEvent from a storage row (details text parsed)."""
+    details = {} if row[16] == "{}" else json.loads(row[16])
+    return AuditEvent(*row[:16], details, seq, prev_hash, digest)
+
+
+def canonical_body(row: tuple) -> bytes:
+    """The canonical JSON bytes of a row (everything but prev_hash)."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

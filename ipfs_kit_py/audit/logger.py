@@ -1,0 +1,623 @@
+"""``AuditLogger``: write, query, verify, export and prune the audit log.
+
+``AuditLogger(url=None, *, path=None, synchronous="normal")`` opens SQLite at
+``path`` (default ``<home>/audit.db``), or PostgreSQL when ``url`` starts with
+``postgresql://``; both behave the same (see ``store`` for the schema and the
+durability policy).
+
+Writing: ``log_event`` returns the committed event (with ``seq`` and
+``hash``) only after its transaction committed. Concurrent callers in one
+process share transactions (group commit): whoever gets the write lock writes
+every event queued so far in one transaction, and each caller still returns
+only after the transaction holding its event committed. ``log_events`` writes
+a whole batch in one transaction (the fast path for bulk ingest).
+
+Ordering: the chain (``seq``) is insertion order. Queries order by
+``(timestamp, seq)``, newest first by default; paging is by ``offset`` or by
+``cursor`` (the ``event_id`` of the last event of the previous page, which
+stays correct while new events arrive).
+
+Filters shared by ``query_events``, ``count`` and ``export_columns``:
+``start_time`` (inclusive) / ``end_time`` (exclusive) as epoch seconds, aware
+datetimes or strings (see ``timeparse``); ``event_types``, ``status``: one
+value or a list; ``action``: exact, or a prefix ending in ``*``
+(``content.*``); ``user_id``, ``resource``, ``operation_id``, ``parent_id``,
+``session_id``, ``source_ip``, ``severity``: exact.
+
+Retention: ``prune(before)`` deletes the oldest run of the chain — every
+event from the start up to the first one stamped at or after ``before`` — and
+records the hash of the last deleted event as the chain's base, so the rest
+still verifies. Events with old timestamps recorded later (imports) stay until
+everything before them is pruned; the chain must stay contiguous. Each prune
+is itself an ``admin`` event (``audit.prune``) written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import Conflict, InvalidInput, NotFound
+from .chain import ChainHead, ChainVerifier, VerifyResult
+from .events import (
+    ALL_FIELDS,
+    CHAIN_FIELDS,
+    AuditEvent,
+    canonical_body,
+    event_from_row,
+    prepare_row,
+)
+from .importers import ImportReport, SkippedLine, parse_file
+from .store import COL, COLUMN_LIST, open_store
+from .timeparse import parse_time
+
+EXPORT_FORMATS = ("jsonl", "csv")
+_EQUALITY_FILTERS = ("user_id", "resource", "operation_id", "parent_id", "session_id", "source_ip", "severity")
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[AuditEvent]
+    next_cursor: str | None
+
+    def to_dict(self) -> dict:
+        return {"events": [e.to_dict() for e in self.events], "next_cursor": self.next_cursor}
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deleted: int
+    base_seq: int
+    base_hash: str
+    remaining_older: int
+    event_id: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class _Request:
+    """Events one caller waits for in the group-commit queue."""
+
+    __slots__ = ("prepared", "links", "error", "done")
+
+    def __init__(self, prepared: list[tuple[tuple, bytes]]):
+        self.prepared = prepared
+        self.links: list[tuple[int, str, str]] = []
+        self.error: BaseException | None = None
+        self.done = False
+
+
+def _row_event(row: tuple) -> AuditEvent:
+    """An AuditEvent from a SELECT COLUMN_LIST row."""
+    return event_from_row(row[1:18], row[0], row[18], row[19])
+
+
+class AuditLogger:
+    def __init__(self, url: str | None = None, *, path: str | os.PathLike | None = None,
+                 synchronous: str = "normal"):
+        self.store = open_store(url, path, synchronous)
+        self.url = url
+        self.path = getattr(self.store, "path", None)
+        self._pending: list[_Request] = []
+        self._pending_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> AuditLogger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- writing ----------------------------------------------------------
+    def log_event(
+        self,
+        event_type: str,
+        action: str,
+        status: str = "success",
+        *,
+        user_id: str | None = None,
+        source_ip: str | None = None,
+        resource: str | None = None,
+        resource_type: str | None = None,
+        backend: str | None = None,
+        operation_id: str | None = None,
+        parent_id: str | None = None,
+        session_id: str | None = None,
+        duration_ms: float | None = None,
+        bytes: int | None = None,
+        severity: str | None = None,
+        details: dict[str, Any] | None = None,
+        timestamp: Any = None,
+        event_id: str | None = None,
+    ) -> AuditEvent:
+        """Validate, chain and commit one event; returns it with seq/prev_hash/hash."""
+        if timestamp is not None and not isinstance(timestamp, int | float):
+            timestamp = parse_time(timestamp)
+        row = prepare_row(
+            event_type, action, status, user_id=user_id, source_ip=source_ip, resource=resource,
+            resource_type=resource_type, backend=backend, operation_id=operation_id,
+            parent_id=parent_id, session_id=session_id, duration_ms=duration_ms, bytes=bytes,
+            severity=severity, details=details, timestamp=timestamp, event_id=event_id,
+        )
+        ((seq, prev, digest),) = self._commit([(row, canonical_body(row))])
+        return event_from_row(row, seq, prev, digest)
+
+    def log_events(self, events: Iterable[dict[str, Any] | AuditEvent]) -> list[str]:
+        """Commit many events in one transaction; returns their event ids in order.
+
+        Each item is a dict of ``log_event`` keyword arguments (``event_type``
+        and ``action`` required) or an unsaved ``AuditEvent``. Nothing is
+        written if any item is invalid.
+        """
+        prepared = []
+        for index, item in enumerate(events):
+            fields = _event_fields(item, index)
+            try:
+                row = prepare_row(**fields)
+            except TypeError as exc:  # a missing or unknown keyword
+                raise InvalidInput(f"event {index}: {_type_error_text(exc)}") from None
+            except InvalidInput as exc:
+                raise InvalidInput(f"event {index}: {exc}") from None
+            prepared.append((row, canonical_body(row)))
+        self._commit(prepared)
+        return [row[0] for row, _ in prepared]
+
+    def _commit(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
+        request = _Request(prepared)
+        with self._pending_lock:
+            self._pending.append(request)
+        with self._commit_lock:
+            if not request.done:  # nobody wrote it yet: lead a group commit
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._write_group(batch)
+        if request.error is not None:
+            raise request.error
+        return request.links
+
+    def _write_group(self, batch: list[_Request]) -> None:
+        try:
+            with self.store.write() as tx:
+                links = tx.append([item for req in batch for item in req.prepared])
+        except BaseException as exc:
+            if len(batch) > 1 and isinstance(exc, Conflict):
+                # One caller's bad event must not fail the others: retry alone.
+                for req in batch:
+                    self._write_group([req])
+                return
+            for req in batch:
+                req.error, req.done = exc, True
+            return
+        start = 0
+        for req in batch:
+            req.links = links[start:start + len(req.prepared)]
+            start += len(req.prepared)
+            req.done = True
+
+    # ---- convenience loggers --------------------------------------------------
+    def log_auth_success(self, user_id: str, source_ip: str | None = None, *,
+                         method: str | None = None, **fields: Any) -> AuditEvent:
+        return self.log_event("authentication", fields.pop("action", "auth.login"), "success",
+                              user_id=user_id, source_ip=source_ip,
+                              details=_merge(fields.pop("details", None), method=method), **fields)
+
+    def log_auth_failure(self, user_id: str | None, source_ip: str | None = None, *,
+                         reason: str | None = None, method: str | None = None,
+                         **fields: Any) -> AuditEvent:
+        return self.log_event("authentication", fields.pop("action", "auth.login"), "failure",
+                              user_id=user_id, source_ip=source_ip,
+                              details=_merge(fields.pop("details", None), reason=reason, method=method),
+                              **fields)
+
+    def log_permission_check(self, user_id: str | None, action: str, granted: bool, *,
+                             role: str | None = None, required_role: str | None = None,
+                             resource: str | None = None, **fields: Any) -> AuditEvent:
+        return self.log_event("authorization", action, "success" if granted else "denied",
+                              user_id=user_id, resource=resource,
+                              details=_merge(fields.pop("details", None), role=role, required_role=required_role),
+                              **fields)
+
+    def log_data_access(self, user_id: str | None, action: str, resource: str, *,
+                        status: str = "success", **fields: Any) -> AuditEvent:
+        return self.log_event("data", action, status, user_id=user_id, resource=resource, **fields)
+
+    def log_config_change(self, user_id: str | None, key: str, old_value: Any = None,
+                          new_value: Any = None, **fields: Any) -> AuditEvent:
+        return self.log_event("config", fields.pop("action", "config.change"), fields.pop("status", "success"),
+                              user_id=user_id, resource=key, resource_type="setting",
+                              details=_merge(fields.pop("details", None), key=key, old=old_value, new=new_value),
+                              **fields)
+
+    def log_backend_operation(self, backend: str, action: str, status: str = "success",
+                              **fields: Any) -> AuditEvent:
+        return self.log_event("backend", action, status, backend=backend, **fields)
+
+    def log_admin_action(self, user_id: str | None, action: str, status: str = "success",
+                         **fields: Any) -> AuditEvent:
+        return self.log_event("admin", action, status, user_id=user_id, **fields)
+
+    # ---- reading ----------------------------------------------------------------
+    def get_event(self, event_id: str) -> AuditEvent:
+        row = self.store.fetchone(f"SELECT {COLUMN_LIST} FROM audit_events WHERE event_id = ?", (event_id,))
+        if row is None:
+            raise NotFound(f"no audit event with id {event_id}")
+        return _row_event(row)
+
+    def query_events(self, start_time: Any = None, end_time: Any = None, event_types: Any = None,
+                     user_id: str | None = None, status: Any = None, action: str | None = None,
+                     resource: str | None = None, operation_id: str | None = None,
+                     limit: int | None = 100, order: str = "desc", *, offset: int = 0,
+                     cursor: str | None = None, **filters: Any) -> list[AuditEvent]:
+        """Events matching the filters, ordered by (timestamp, seq); ``limit=None`` for all."""
+        return self.query_page(start_time, end_time, event_types, user_id, status, action, resource,
+                               operation_id, limit, order, offset=offset, cursor=cursor,
+                               **filters).events
+
+    def query_page(self, start_time: Any = None, end_time: Any = None, event_types: Any = None,
+                   user_id: str | None = None, status: Any = None, action: str | None = None,
+                   resource: str | None = None, operation_id: str | None = None,
+                   limit: int | None = 100, order: str = "desc", *, offset: int = 0,
+                   cursor: str | None = None, **filters: Any) -> EventPage:
+        """Like ``query_events``, plus the cursor for the next page (None at the end)."""
+        if order not in ("asc", "desc"):
+            raise InvalidInput(f"order must be 'asc' or 'desc', not {order!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidInput(f"limit must be an integer >= 0, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInput(f"offset must be an integer >= 0, not {offset!r}")
+        where, params = _where(start_time, end_time, event_types, user_id, status, action,
+                               resource, operation_id, filters)
+        if cursor is not None:
+            ref = self.store.fetchone("SELECT timestamp, seq FROM audit_events WHERE event_id = ?", (cursor,))
+            if ref is None:
+                raise InvalidInput(f"paging cursor {cursor!r} is not an event in this log")
+            where.append(f"(timestamp, seq) {'<' if order == 'desc' else '>'} (?, ?)")
+            params.extend(ref)
+        direction = "DESC" if order == "desc" else "ASC"
+        sql = (f"SELECT {COLUMN_LIST} FROM audit_events{_where_sql(where)}"
+               f" ORDER BY timestamp {direction}, seq {direction}")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+            if offset:
+                sql += " OFFSET ?"
+                params.append(offset)
+        elif offset:
+            sql += " LIMIT -1 OFFSET ?" if not self._is_postgres else " OFFSET ?"
+            params.append(offset)
+        events = [_row_event(row) for row in self.store.fetchall(sql, params)]
+        more = limit is not None and limit > 0 and len(events) == limit
+        return EventPage(events, events[-1].event_id if more else None)
+
+    def count(self, start_time: Any = None, end_time: Any = None, event_types: Any = None,
+              user_id: str | None = None, status: Any = None, action: str | None = None,
+              resource: str | None = None, operation_id: str | None = None, **filters: Any) -> int:
+        where, params = _where(start_time, end_time, event_types, user_id, status, action,
+                               resource, operation_id, filters)
+        return self.store.fetchone(f"SELECT COUNT(*) FROM audit_events{_where_sql(where)}", params)[0]
+
+    def export_columns(self, start_time: Any = None, end_time: Any = None, event_types: Any = None,
+                       **filters: Any):
+        """The matching events as a ``polars.DataFrame`` in chain (seq) order.
+
+        One column per field (``ALL_FIELDS``); ``details`` is its JSON text.
+        Built straight from SQL rows (SQLite) or a ``COPY ... CSV`` stream
+        (PostgreSQL), never from per-event Python objects.
+        """
+        from .columns import frame_from_csv, frame_from_rows
+
+        named = {k: filters.pop(k, None) for k in ("user_id", "status", "action", "resource", "operation_id")}
+        where, params = _where(start_time, end_time, event_types, named["user_id"], named["status"],
+                               named["action"], named["resource"], named["operation_id"], filters)
+        columns = ", ".join(ALL_FIELDS)
+        sql = f"SELECT {columns} FROM audit_events{_where_sql(where)} ORDER BY seq"
+        if self._is_postgres:
+            return frame_from_csv(self.store.copy_out_csv(sql, tuple(params)))
+        return frame_from_rows(self.store.fetchall(sql, params))
+
+    def tail(self, n: int = 10) -> list[AuditEvent]:
+        """The last ``n`` events in chain order (oldest of them first)."""
+        if not isinstance(n, int) or n < 0:
+            raise InvalidInput(f"tail count must be an integer >= 0, not {n!r}")
+        rows = self.store.fetchall(f"SELECT {COLUMN_LIST} FROM audit_events ORDER BY seq DESC LIMIT ?", (n,))
+        return [_row_event(row) for row in reversed(rows)]
+
+    def follow(self, after_seq: int | None = None, *, poll_interval: float = 0.5,
+               max_seconds: float | None = None, count: int | None = None) -> Iterator[AuditEvent]:
+        """Yield events as they are committed (after ``after_seq``, default: the head).
+
+        Stops after ``max_seconds`` or ``count`` events when given (else runs
+        until the caller stops iterating).
+        """
+        if after_seq is None:
+            after_seq = self.chain_head().seq
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        yielded = 0
+        while count is None or yielded < count:
+            rows = self.store.fetchall(
+                f"SELECT {COLUMN_LIST} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1000", (after_seq,)
+            )
+            for row in rows:
+                yield _row_event(row)
+                after_seq = row[0]
+                yielded += 1
+                if count is not None and yielded >= count:
+                    return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            if not rows:
+                wait = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+                time.sleep(wait)
+
+    # ---- chain --------------------------------------------------------------
+    def chain_head(self) -> ChainHead:
+        """(seq, event_id, hash) of the newest event: what a checkpoint anchors."""
+        head, _base = self.store.chain_state()
+        return head
+
+    def chain_base(self) -> ChainHead:
+        """Where the retained chain starts: the last pruned event (seq 0 = genesis)."""
+        _head, base = self.store.chain_state()
+        return base
+
+    def verify(self, start_seq: int | None = None, end_seq: int | None = None, *,
+               start_event_id: str | None = None, end_event_id: str | None = None,
+               expect_hash: str | None = None) -> VerifyResult:
+        """Check the chain (whole, or ``start..end`` inclusive by seq or event id).
+
+        A whole-log check also compares the last event with the recorded head
+        (catches truncation). ``expect_hash``: the hash the last checked event
+        must have, e.g. a checkpoint's anchored head hash.
+        """
+        result = self._verify_once(start_seq, end_seq, start_event_id, end_event_id, expect_hash)
+        if not result.ok and result.problem == "deleted":
+            # A prune running at the same time moves the base: check again.
+            result = self._verify_once(start_seq, end_seq, start_event_id, end_event_id, expect_hash)
+        return result
+
+    def _verify_once(self, start_seq, end_seq, start_event_id, end_event_id, expect_hash) -> VerifyResult:
+        head, base = self.store.chain_state()
+        if start_event_id is not None:
+            start_seq = self.get_event(start_event_id).seq
+        if end_event_id is not None:
+            end_seq = self.get_event(end_event_id).seq
+        first = base.seq + 1 if start_seq is None else start_seq
+        last = head.seq if end_seq is None else end_seq
+        if first <= base.seq:
+            raise InvalidInput(f"events up to seq {base.seq} were pruned; verify from seq {base.seq + 1}")
+        if last > head.seq:
+            raise InvalidInput(f"the log ends at seq {head.seq}; cannot verify up to seq {last}")
+        if first > last + 1:
+            raise InvalidInput(f"empty range: start seq {first} is after end seq {last}")
+        if first == base.seq + 1:
+            prev_hash = base.hash
+        else:
+            before = self.store.fetchone("SELECT hash FROM audit_events WHERE seq = ?", (first - 1,))
+            if before is None:
+                return VerifyResult(ok=False, checked=0, first_bad_seq=first - 1, problem="deleted",
+                                    reason=f"seq {first - 1}, the event before the range, is missing (deleted)")
+            prev_hash = before[0]
+        verifier = ChainVerifier(first, prev_hash, self.store.find_hash)
+        for row in self.store.iter_chain(first, last):
+            if not verifier.feed(row):
+                break
+        return verifier.check_end(head if last == head.seq else None, expect_hash)
+
+    # ---- retention ----------------------------------------------------------
+    def prune(self, before: Any, *, user_id: str | None = None) -> PruneResult:
+        """Delete the oldest run of events stamped before ``before`` (see module doc)."""
+        cutoff = parse_time(before)
+        with self._commit_lock, self.store.write() as tx:
+            row = tx.execute("SELECT MIN(seq) FROM audit_events WHERE timestamp >= ?", (cutoff,)).fetchone()
+            last_pruned = tx.head.seq if row[0] is None else row[0] - 1
+            deleted = 0
+            if last_pruned > tx.base.seq:
+                anchor = tx.execute("SELECT event_id, hash FROM audit_events WHERE seq = ?",
+                                    (last_pruned,)).fetchone()
+                deleted = tx.execute("DELETE FROM audit_events WHERE seq <= ?", (last_pruned,)).rowcount
+                tx.set_base(ChainHead(last_pruned, anchor[0], anchor[1]))
+            older = tx.execute("SELECT COUNT(*) FROM audit_events WHERE timestamp < ?", (cutoff,)).fetchone()[0]
+            details = {"before": cutoff, "deleted": deleted, "base_seq": tx.base.seq,
+                       "base_hash": tx.base.hash, "remaining_older": older}
+            row_ = prepare_row("admin", "audit.prune", user_id=user_id, resource_type="audit_log",
+                               details=details)
+            tx.append([(row_, canonical_body(row_))])
+        return PruneResult(deleted, tx.base.seq, tx.base.hash, older, row_[0])
+
+    # ---- import / export ------------------------------------------------------
+    def import_events(self, path: str | os.PathLike, format: str = "auto", strict: bool = False, *,
+                      year: int | None = None, tz: str | None = None,
+                      user_id: str | None = None) -> ImportReport:
+        """Import a JSONL or sshd/auth.log file; one transaction for the whole file.
+
+        Bad lines are skipped and listed (line number + reason); with
+        ``strict`` any bad line rejects the file and nothing is written.
+        Events whose id is already in the log are counted as duplicates.
+        The import is recorded as an ``admin`` event (``audit.import``).
+        """
+        parsed = parse_file(path, format, year=year, tz=tz)
+        if strict and parsed.skipped:
+            first = parsed.skipped[0]
+            raise InvalidInput(
+                f"{path}: {len(parsed.skipped)} bad line(s), nothing imported"
+                f" (first: line {first.line}: {first.reason}); fix them or import without --strict"
+            )
+        fresh, duplicates = self._drop_known(parsed)
+        with self._commit_lock, self.store.write() as tx:
+            links = tx.append([(row, canonical_body(row)) for row in fresh])
+            details = {"file": str(path), "format": parsed.format, "imported": len(fresh),
+                       "duplicates": duplicates, "skipped": len(parsed.skipped), "ignored": parsed.ignored}
+            note = prepare_row("admin", "audit.import", user_id=user_id, resource=Path(path).name,
+                               resource_type="file", details=details,
+                               status="success" if not parsed.skipped else "failure",
+                               severity="info" if not parsed.skipped else "low")
+            tx.append([(note, canonical_body(note))])
+        return ImportReport(str(path), parsed.format, len(fresh), duplicates, parsed.ignored,
+                            parsed.skipped, links[0][0] if links else None, links[-1][0] if links else None)
+
+    def _drop_known(self, parsed) -> tuple[list[tuple], int]:
+        """Rows whose event id is not in the log yet (nor earlier in the file)."""
+        ids = [row[0] for row in parsed.rows]
+        known: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            known.update(r[0] for r in self.store.fetchall(
+                f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})", chunk))
+        fresh, seen = [], set()
+        for row in parsed.rows:
+            if row[0] in known or row[0] in seen:
+                continue
+            seen.add(row[0])
+            fresh.append(row)
+        return fresh, len(parsed.rows) - len(fresh)
+
+    def export(self, out: str | os.PathLike | IO[str], format: str = "jsonl", since: Any = None,
+               until: Any = None) -> int:
+        """Write events (chain order, chain fields included) as JSONL or CSV; returns the count.
+
+        A JSONL export of a contiguous range can be checked by anyone with
+        ``chain.verify_export_file`` (``ipfs-kit audit verify --file``).
+        A path is written atomically (temp file + rename).
+        """
+        if format not in EXPORT_FORMATS:
+            raise InvalidInput(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
+        where, params = _where(since, until, None, None, None, None, None, None, {})
+        if hasattr(out, "write"):
+            return self._write_export(out, format, where, params)
+        from ..config import atomic_write_text
+
+        buffer = io.StringIO()
+        count = self._write_export(buffer, format, where, params)
+        try:
+            atomic_write_text(Path(out), buffer.getvalue(), mode=0o600)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from exc
+        return count
+
+    def _write_export(self, out: IO[str], format: str, where: list[str], params: list) -> int:
+        writer = csv.writer(out, lineterminator="\n") if format == "csv" else None
+        if writer is not None:
+            writer.writerow(ALL_FIELDS)
+        count, after = 0, 0
+        while True:
+            rows = self.store.fetchall(
+                f"SELECT {COLUMN_LIST} FROM audit_events{_where_sql(where + ['seq > ?'])} ORDER BY seq LIMIT 5000",
+                [*params, after],
+            )
+            if not rows:
+                return count
+            for row in rows:
+                if writer is None:
+                    out.write(json.dumps(_row_event(row).to_dict(), ensure_ascii=False) + "\n")
+                else:
+                    writer.writerow(_csv_row(row))
+            count += len(rows)
+            after = rows[-1][0]
+
+    @property
+    def _is_postgres(self) -> bool:
+        return hasattr(self.store, "copy_out_csv")
+
+
+# ---- helpers ------------------------------------------------------------------
+
+
+def _event_fields(item: dict[str, Any] | AuditEvent, index: int) -> dict[str, Any]:
+    if isinstance(item, AuditEvent):
+        if item.seq is not None:
+            raise InvalidInput(f"event {index} is already committed (seq {item.seq})")
+        data = item.to_dict()
+        for name in CHAIN_FIELDS:
+            data.pop(name)
+        return data
+    if not isinstance(item, dict):
+        raise InvalidInput(f"event {index} must be a dict of event fields, not {type(item).__name__}")
+    chain = [name for name in CHAIN_FIELDS if name in item]
+    if chain:
+        raise InvalidInput(f"event {index}: {', '.join(chain)} are assigned by the log, not by callers")
+    return item
+
+
+def _type_error_text(exc: TypeError) -> str:
+    text = str(exc)
+    return text.split("() ", 1)[1] if "() " in text else text
+
+
+def _merge(details: dict | None, **extra: Any) -> dict:
+    merged = dict(details or {})
+    merged.update({k: v for k, v in extra.items() if v is not None})
+    return merged
+
+
+def _as_list(name: str, value: Any) -> list[str]:
+    values = [value] if isinstance(value, str) else list(value)
+    if not values or not all(isinstance(v, str) for v in values):
+        raise InvalidInput(f"{name} must be a string or a non-empty list of strings")
+    return values
+
+
+def _where(start_time, end_time, event_types, user_id, status, action, resource, operation_id,
+           filters: dict[str, Any]) -> tuple[list[str], list]:
+    unknown = set(filters) - set(_EQUALITY_FILTERS)
+    if unknown:
+        raise InvalidInput(f"unknown filter(s): {', '.join(sorted(unknown))}")
+    where: list[str] = []
+    params: list = []
+    if start_time is not None:
+        where.append("timestamp >= ?")
+        params.append(parse_time(start_time))
+    if end_time is not None:
+        where.append("timestamp < ?")
+        params.append(parse_time(end_time))
+    for column, value in (("event_type", event_types), ("status", status)):
+        if value is not None:
+            values = _as_list(column, value)
+            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    if action is not None:
+        if not isinstance(action, str) or not action:
+            raise InvalidInput("action filter must be a non-empty string")
+        if action.endswith("*"):
+            # Prefix match without LIKE (case-insensitive in SQLite, needs
+            # escaping) or ranges (collation-dependent in PostgreSQL).
+            prefix = action[:-1]
+            where.append(f"substr(action, 1, {len(prefix)}) = ?")
+            params.append(prefix)
+        else:
+            where.append("action = ?")
+            params.append(action)
+    equal = dict(filters, user_id=user_id, resource=resource, operation_id=operation_id)
+    for column in ("user_id", "resource", "operation_id", *sorted(filters)):
+        value = equal.get(column)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidInput(f"{column} filter must be a string")
+            where.append(f"{column} = ?")
+            params.append(value)
+    return where, params
+
+
+def _where_sql(where: list[str]) -> str:
+    return " WHERE " + " AND ".join(where) if where else ""
+
+
+def _csv_row(row: tuple) -> list:
+    # CSV follows ALL_FIELDS: the 17 event fields, then seq, prev_hash, hash.
+    values = list(row[1:18]) + [row[COL["seq"]], row[COL["prev_hash"]], row[COL["hash"]]]
+    return ["" if v is None else v for v in values]
+
+
+__all__ = ["AuditLogger", "EventPage", "PruneResult", "SkippedLine"]

@@ -1,0 +1,84 @@
+"""Roles on every endpoint: no token → 401, too small a role → 403, enough → not refused."""
+
+from __future__ import annotations
+
+import pytest
+
+# Every API operation and page with the role it needs. The test below fails
+# when a route is added without an entry here.
+EXPECTED = {
+    ("GET", "/api/me"): "reader",
+    ("GET", "/api/overview"): "reader",
+    ("GET", "/api/status"): "reader",
+    ("GET", "/api/widgets"): "reader",
+    ("GET", "/api/widgets/{widget_id}"): "reader",
+    ("POST", "/api/charts"): "reader",
+    ("GET", "/api/operations"): "reader",
+    ("GET", "/api/repo/stat"): "reader",
+    ("GET", "/api/content/pins"): "reader",
+    ("GET", "/api/content/ls"): "reader",
+    ("GET", "/api/content/stat"): "reader",
+    ("GET", "/api/content/cat"): "reader",
+    ("POST", "/api/content/add"): "writer",
+    ("POST", "/api/content/pin"): "writer",
+    ("POST", "/api/content/unpin"): "writer",
+    ("GET", "/api/audit/events"): "admin",
+    ("GET", "/api/audit/events/{event_id}"): "admin",
+    ("GET", "/api/analytics/patterns"): "admin",
+    ("GET", "/api/analytics/anomalies"): "admin",
+    ("GET", "/api/analytics/compliance"): "admin",
+    ("GET", "/api/analytics/activity"): "admin",
+    ("GET", "/api/performance"): "reader",
+    ("GET", "/api/wizards"): "admin",
+    ("GET", "/api/wizards/{wizard_id}"): "admin",
+    ("POST", "/api/wizards/{wizard_id}/validate"): "admin",
+    ("POST", "/api/wizards/{wizard_id}/apply"): "admin",
+    ("GET", "/metrics"): "reader",
+}
+PAGES = {"/overview": "reader", "/content": "reader", "/performance": "reader",
+         "/audit": "admin", "/analytics": "admin", "/wizards": "admin"}
+RANK = {"reader": 0, "writer": 1, "admin": 2}
+
+
+def concrete(path: str) -> str:
+    return path.replace("{widget_id}", "storage").replace("{event_id}", "x").replace("{wizard_id}", "backend_setup")
+
+
+def test_every_documented_operation_has_an_expected_role(client, tokens):
+    doc = client.get("/api/openapi.json", headers=tokens.headers("reader")).json()
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    assert documented == set(EXPECTED)
+    for method, path in EXPECTED:
+        op = doc["paths"][path][method.lower()]
+        assert {"HTTPBearer": []} in op["security"], path
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+def test_roles_enforced(client, tokens, method, path):
+    needed = EXPECTED[(method, path)]
+    url = concrete(path)
+    assert client.request(method, url).status_code == 401
+    assert client.request(method, url, headers={"Authorization": "Bearer ik_nope"}).status_code == 401
+    for role in ("reader", "writer", "admin"):
+        r = client.request(method, url, headers=tokens.headers(role))
+        if RANK[role] < RANK[needed]:
+            assert r.status_code == 403, (role, path, r.text)
+            assert r.json()["error"].endswith(f"needs the {needed} role; {getattr_user(role)} has {role}")
+        else:
+            assert r.status_code not in (401, 403), (role, path, r.text)
+
+
+def getattr_user(role: str) -> str:
+    return {"reader": "rita", "writer": "walt", "admin": "alice"}[role]
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_pages_redirect_to_login_and_refuse_small_roles(client, tokens, page):
+    r = client.get(page, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/login?next=%2F{page[1:]}"
+    for role in ("reader", "admin"):
+        r = client.get(page, headers=tokens.headers(role))
+        if RANK[role] < RANK[PAGES[page]]:
+            assert r.status_code == 403 and "needs the admin role" in r.text and "<html" in r.text
+        else:
+            assert r.status_code == 200 and f'data-page="{page[1:]}"' in r.text
