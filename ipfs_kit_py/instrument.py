@@ -82,7 +82,7 @@ def tracked(kit, action: str, event_type: str = "data", role: str = "reader",
     start = time.perf_counter()
     status, error = "success", None
     try:
-        kit._check_role(role, action)
+        kit.check_role(role, action)
         yield op
     except (PermissionDenied, Unauthenticated) as exc:
         status, error = "denied", str(exc)

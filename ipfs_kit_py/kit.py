@@ -215,7 +215,8 @@ class Kit:
         return result.results
 
     # ---- instrumentation hooks (called by instrument.operation) ----------
-    def _check_role(self, needed: str, action: str) -> None:
+    def check_role(self, needed: str, action: str) -> None:
+        """Raise PermissionDenied unless this identity has at least the ``needed`` role."""
         if ROLES[self.role] < ROLES[needed]:
             raise PermissionDenied(f"{action} needs the {needed} role; {self.user} has {self.role}")
 

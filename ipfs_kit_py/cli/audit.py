@@ -175,5 +175,23 @@ def prune(kit, before, yes, as_json):
         + (f" ({r.remaining_older} older events kept: recorded later)" if r.remaining_older else "")))
 
 
+@audit_group.command()
+@click.option("--verify", "verify_cid", metavar="CID", help="Verify the log against an earlier checkpoint instead.")
+@json_option
+@pass_kit
+def checkpoint(kit, verify_cid, as_json):
+    """Anchor the chain head as a pinned CID (or --verify one): third parties can check a range."""
+    if verify_cid:
+        result = kit.audit_verify_checkpoint(verify_cid)
+        emit(result, as_json, lambda r: click.echo(
+            f"checkpoint {r['checkpoint']} (seq {r['seq']}): "
+            + ("verified" if r["ok"] else f"BROKEN at seq {r['first_bad_seq']}: {r['reason']}")))
+        if not result["ok"]:
+            raise click.exceptions.Exit(1)
+        return
+    result = kit.audit_checkpoint()
+    emit(result, as_json, lambda r: click.echo(f"checkpoint {r['cid']} anchors seq {r['seq']} hash {r['hash']}"))
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(audit_group)

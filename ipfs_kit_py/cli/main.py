@@ -61,8 +61,9 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and a non-zero exit."""
     try:
-        cli.main(args=argv, prog_name="ipfs-kit", standalone_mode=False)
-        return 0
+        # With standalone_mode=False, click returns the code of a raised Exit.
+        rv = cli.main(args=argv, prog_name="ipfs-kit", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
     except IpfsKitError as exc:
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code

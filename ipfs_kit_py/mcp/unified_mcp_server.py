@@ -165,7 +165,7 @@ class ToolCallAuditor:
             # when the role check below refuses the call (audited as denied).
             with kit.track(action, event_type="mcp", role="reader") as op:
                 op.details.update(tool=one_line(str(name))[:200], transport=transport)
-                kit._check_role(spec.role if spec else "reader", action)
+                kit.check_role(spec.role if spec else "reader", action)
                 if spec is not None:
                     unknown = sorted(set(arguments) - set(self.tools[spec.name].parameters.get("properties", {})))
                     if unknown:

@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from .. import __version__
 from ..audit.auth import TokenStore
@@ -87,6 +88,8 @@ def create_app(kit) -> FastAPI:
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     if mcp_app is not None:
+        # The exact path too, so clients posting to /mcp skip a 307 to /mcp/.
+        app.router.routes.insert(0, Route("/mcp", endpoint=mcp_app, methods=["GET", "POST", "DELETE"]))
         app.mount("/mcp", mcp_app)
 
     _install_error_handlers(app)
@@ -102,10 +105,8 @@ def create_app(kit) -> FastAPI:
 
 
 def _mcp_app(kit):
-    try:
-        from ..mcp.unified_mcp_server import create_http_app
-    except ImportError:
-        return None
+    from ..mcp.unified_mcp_server import create_http_app
+
     return create_http_app(kit)
 
 

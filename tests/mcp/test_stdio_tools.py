@@ -282,8 +282,18 @@ def analytics_cases(home: Home) -> list[Case]:
     ]
 
 
+def backend_cases(home: Home) -> list[Case]:
+    return [
+        Case("backend_list", {}, check=lambda s: s["backends"] == [] and s["blockstore"].endswith("blocks")),
+        # the same facts as the backends section of `ipfs-kit dashboard status --json`
+        Case("backend_status", {}, ["dashboard", "status"], normalize=lambda r: r["backends"] if "version" in r else r,
+             check=lambda s: s["backends"]["local"]["healthy"] and s["healthy"] == s["total"]),
+    ]
+
+
 def all_cases(home: Home) -> list[Case]:
-    return content_cases(home) + performance_cases(home) + dashboard_cases(home) + analytics_cases(home)
+    return (content_cases(home) + performance_cases(home) + dashboard_cases(home) + analytics_cases(home)
+            + backend_cases(home))
 
 
 async def run_case(session, tools, home: Home, case: Case) -> dict:
@@ -478,3 +488,26 @@ async def test_calls_are_audit_events_with_children(home):
         assert children[0].resource == home.facts["text_cid"]
         failed_child = kit.audit.query_events(operation_id=events[1].event_id, event_types=["data"], limit=None)
         assert [(c.action, c.status) for c in failed_child] == [("content.stat", "failure")]
+
+
+async def test_backend_list_redacts_secrets(home):
+    from ipfs_kit_py.config import Settings
+
+    settings = Settings.load(home.path)
+    settings.with_changes(
+        backends={"archive": {"type": "s3", "bucket": "ipfs-archive", "region": "eu-west-1",
+                              "credential_source": "inline", "access_key_id": "AKIAEXAMPLE",
+                              "secret_access_key": "very-secret-value"}},
+        replication={"replicas": 2, "targets": ["archive"]},
+    ).save()
+    async with stdio_session(home) as session:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        result = await session.call_tool("backend_list", {})
+    assert not result.is_error, result.content
+    validate_output(tools["backend_list"], result.structured_content)
+    [archive] = result.structured_content["backends"]
+    assert archive["name"] == "archive" and archive["type"] == "s3" and archive["replication_target"]
+    assert archive["config"]["bucket"] == "ipfs-archive"
+    assert archive["config"]["secret_access_key"] == "***"
+    assert "very-secret-value" not in result.content[0].text
+    assert result.structured_content["replication"] == {"replicas": 2, "targets": ["archive"]}

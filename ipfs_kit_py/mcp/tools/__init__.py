@@ -10,7 +10,7 @@ import importlib
 from .common import ToolSpec, specs_in
 
 # Order here is the order of tools/list.
-GROUP_MODULES = ("content", "audit", "performance", "dashboard")
+GROUP_MODULES = ("content", "audit", "performance", "dashboard", "backends")
 
 
 def all_specs() -> list[ToolSpec]:
