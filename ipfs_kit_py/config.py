@@ -79,7 +79,12 @@ class Settings:
 
     # ---- load / save -------------------------------------------------------
     @classmethod
-    def load(cls, home: str | os.PathLike | None = None, **overrides: Any) -> Settings:
+    def load(cls, home: str | os.PathLike | None = None, *, env: bool = True, **overrides: Any) -> Settings:
+        """Settings from config.json, then (``env=True``) environment variables and overrides.
+
+        Writers that read, change and ``save()`` the file pass ``env=False`` so a
+        one-off ``IPFS_KIT_AUDIT_URL`` or ``--audit-url`` is never persisted.
+        """
         root = resolve_home(home)
         data: dict[str, Any] = {}
         cfg = root / "config.json"
@@ -94,13 +99,14 @@ class Settings:
         unknown = set(data) - known
         if unknown:
             raise InvalidInput(f"{cfg}: unknown setting(s) {', '.join(sorted(unknown))}")
-        env = {
+        env_values = {
             "fsync": os.environ.get("IPFS_KIT_FSYNC"),
             "audit_url": os.environ.get("IPFS_KIT_AUDIT_URL"),
             "redis_url": os.environ.get("IPFS_KIT_REDIS_URL"),
         }
-        data.update({k: v for k, v in env.items() if v})
-        data.update({k: v for k, v in overrides.items() if v is not None})
+        if env:
+            data.update({k: v for k, v in env_values.items() if v})
+            data.update({k: v for k, v in overrides.items() if v is not None})
         if "allowed_roots" in data:
             data["allowed_roots"] = tuple(data["allowed_roots"])
         settings = cls(home=root, **data)

@@ -223,7 +223,7 @@ class Wizard:
         with kit.track("config.change", event_type="config", role="admin", resource_type="config") as op:
             # Re-read config.json: another wizard run (or process) may have
             # changed it since this Kit loaded its settings.
-            before = Settings.load(kit.settings.home, audit_url=kit.settings.audit_url)
+            before = Settings.load(kit.settings.home, env=False)  # never persist env overrides
             changes = self.merge_config(before, config)
             after = before.with_changes(**changes)
             diff = config_diff(before.to_dict(), after.to_dict())

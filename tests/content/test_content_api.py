@@ -164,3 +164,16 @@ def test_vfs_root_persists_across_kits(home):
     with Kit(home) as k:
         assert k.files_stat("/")["cid"] == root
         assert k.files_read("/a") == b"persisted"
+
+
+def test_env_overrides_apply_but_are_not_persisted(home, monkeypatch):
+    from ipfs_kit_py.config import Settings
+
+    Settings.load(home).with_changes(block_cache_blocks=7).save()
+    monkeypatch.setenv("IPFS_KIT_FSYNC", "always")
+    assert Settings.load(home).fsync == "always"
+    on_disk = Settings.load(home, env=False)
+    assert on_disk.fsync == "batch" and on_disk.block_cache_blocks == 7
+    on_disk.save()
+    monkeypatch.delenv("IPFS_KIT_FSYNC")
+    assert Settings.load(home).fsync == "batch"
