@@ -21,14 +21,21 @@ SCHEMA = {
 }
 
 
-def frame_from_rows(rows: list[tuple]) -> pl.DataFrame:
-    """Rows in ``ALL_FIELDS`` order (from SQLite) into a typed DataFrame."""
-    if not rows:
+def frame_from_sqlite(path: str, sql: str, params: tuple | list) -> pl.DataFrame:
+    """Run ``sql`` on the SQLite file through ADBC: rows arrive as Arrow columns.
+
+    Why not the ``sqlite3`` module: it builds one Python object per cell
+    (20 million for 1M events), which made loading ~3x slower than this.
+    """
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(f"file:{path}?mode=ro", autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(sql, list(params))
+        table = cur.fetch_arrow_table()
+    frame = pl.from_arrow(table)
+    if frame.height == 0:
         return pl.DataFrame(schema=SCHEMA)
-    columns = list(zip(*rows, strict=True))
-    return pl.DataFrame(
-        [pl.Series(name, values, dtype=SCHEMA[name], strict=False) for name, values in zip(ALL_FIELDS, columns, strict=True)]
-    )
+    return frame.select([pl.col(name).cast(dtype, strict=False) for name, dtype in SCHEMA.items()])
 
 
 def frame_from_csv(data: bytes) -> pl.DataFrame:

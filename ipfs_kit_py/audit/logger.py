@@ -316,7 +316,7 @@ class AuditLogger:
         Built straight from SQL rows (SQLite) or a ``COPY ... CSV`` stream
         (PostgreSQL), never from per-event Python objects.
         """
-        from .columns import frame_from_csv, frame_from_rows
+        from .columns import frame_from_csv, frame_from_sqlite
 
         named = {k: filters.pop(k, None) for k in ("user_id", "status", "action", "resource", "operation_id")}
         where, params = _where(start_time, end_time, event_types, named["user_id"], named["status"],
@@ -325,7 +325,7 @@ class AuditLogger:
         sql = f"SELECT {columns} FROM audit_events{_where_sql(where)} ORDER BY seq"
         if self._is_postgres:
             return frame_from_csv(self.store.copy_out_csv(sql, tuple(params)))
-        return frame_from_rows(self.store.fetchall(sql, params))
+        return frame_from_sqlite(str(self.store.path), sql, params)
 
     def tail(self, n: int = 10) -> list[AuditEvent]:
         """The last ``n`` events in chain order (oldest of them first)."""
