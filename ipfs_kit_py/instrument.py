@@ -36,6 +36,7 @@ class Operation:
     bytes: int | None = None
     backend: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    kit: Any = field(default=None, repr=False, compare=False)  # whose operation: children are recorded by it
 
 
 _current: ContextVar[Operation | None] = ContextVar("ipfs_kit_operation", default=None)
@@ -43,6 +44,14 @@ _current: ContextVar[Operation | None] = ContextVar("ipfs_kit_operation", defaul
 
 def current_operation() -> Operation | None:
     return _current.get()
+
+
+def set_current_operation(op: Operation | None, token=None):
+    """Make ``op`` the running operation in this context (another thread's, say); reset with the token."""
+    if token is not None:
+        _current.reset(token)
+        return None
+    return _current.set(op)
 
 
 def note(resource: Any = None, bytes: int | None = None, resource_type: str | None = None, **details: Any) -> None:
@@ -77,6 +86,7 @@ def tracked(kit, action: str, event_type: str = "data", role: str = "reader",
         operation_id=parent.operation_id if parent else event_id,
         parent_id=parent.event_id if parent else None,
         resource_type=resource_type,
+        kit=kit,
     )
     token = _current.set(op)
     start = time.perf_counter()

@@ -225,7 +225,7 @@ class Kit:
         details["interface"] = self.interface
         if error:
             details["error"] = error
-        self.monitor.record(op.action, duration_ms, success=status == "success")
+        self.monitor.record(f"{op.action}@{op.backend}" if op.backend else op.action, duration_ms, success=status == "success")
         self.audit.log_event(
             event_type,
             op.action,
@@ -258,6 +258,8 @@ class Kit:
                                   run_files=self._run_batch)
         note(resource=result.cid, bytes=result.bytes, only_hash=only_hash or None,
              files=sum(1 for e in result.entries if e.type == "file"))
+        if pin and not only_hash and self.settings.replication:
+            result.replication = {r.cid: self.backends.replicate(r.cid, self.content) for r in result.roots}
         return result
 
     @operation("content.cat")
@@ -339,6 +341,88 @@ class Kit:
         }
 
     # ---- audit anchoring ---------------------------------------------------
+    # ---- storage backends ----------------------------------------------------
+    @operation("backend.list", event_type="backend", resource_type=None)
+    def backend_list(self) -> list[dict]:
+        """Configured backends (secrets redacted), whether each is a replication target, its counts."""
+        return self.backends.list_backends()
+
+    @operation("backend.add", event_type="config", role="admin", resource_type="backend")
+    def backend_add(self, name: str, type: str, **options: Any) -> dict:
+        """Add or replace a backend through the backend wizard's validation; writes config.json."""
+        from .dashboard.wizards import BackendSetupWizard, WizardManager
+
+        note(resource=name, backend_type=type)
+        wizard = BackendSetupWizard(WizardManager(self))
+        answers = {"name": name, "type": type, **{k: v for k, v in options.items() if v is not None}}
+        return wizard.run(answers, interactive=False, apply=True)
+
+    @operation("backend.rm", event_type="config", role="admin", resource_type="backend")
+    def backend_rm(self, name: str) -> dict:
+        """Remove a backend from config.json and the replication policy; its stored copies stay where they are."""
+        note(resource=name)
+        with self.track("config.change", event_type="config", role="admin", resource_type="config"):
+            current = Settings.load(self.settings.home, env=False)
+            if name not in current.backends:
+                known = ", ".join(current.backends) or "none"
+                raise InvalidInput(f"no backend named {name!r} (configured: {known})")
+            backends = {k: v for k, v in current.backends.items() if k != name}
+            replication = dict(current.replication)
+            for key in ("targets", "read_order"):
+                if key in replication:
+                    replication[key] = [t for t in replication[key] if t != name]
+            if not replication.get("targets"):
+                replication = {}
+            current.with_changes(backends=backends, replication=replication).save()
+            note(resource=str(current.config_path), removed_backend=name)
+        self.backends.forget_backend(name)
+        return {"removed": name, "backends": sorted(backends)}
+
+    @operation("backend.test", event_type="backend", resource_type="backend")
+    def backend_test(self, name: str) -> dict:
+        """Probe a backend (reachability, credentials, bucket); a one-line error says what is wrong."""
+        note(resource=name)
+        return self.backends.test(name)
+
+    @operation("backend.health", event_type="backend", resource_type=None)
+    def backend_health(self) -> dict:
+        """``{name: {"healthy": bool, ...}}`` for every configured backend."""
+        return self.backends.health()
+
+    @operation("backend.replicate", event_type="backend", role="writer")
+    def replicate(self, path: str, backends: list[str] | None = None) -> dict:
+        """Copy a DAG to the policy's targets (or the named backends) now; ``{backend: status}``."""
+        cid = self.content.resolve(path)
+        note(resource=cid_str(cid))
+        return self.backends.replicate(cid, self.content, targets=backends)
+
+    @operation("backend.sync", event_type="backend", role="writer", resource_type=None)
+    def backend_sync(self, cids: list[str] | None = None, wait: float = 0.0, force: bool = False) -> dict:
+        """Retry queued and failed copies (with backoff, behind each backend's circuit breaker)."""
+        if not isinstance(wait, int | float) or wait < 0 or wait > 86400:
+            raise InvalidInput(f"wait must be 0..86400 seconds, not {wait!r}")
+        result = self.backends.sync(self.content, cids=cids, wait=float(wait), force=force)
+        note(pinned=result["pinned"], failed=result["failed"], pending=result["pending"])
+        return result
+
+    @operation("backend.status", event_type="backend", resource_type=None)
+    def backend_status(self, cid: str | None = None, backend: str | None = None,
+                       status: str | None = None) -> dict:
+        """Replication status per (CID, backend): queued, pinning, pinned or failed."""
+        from .backends.state import STATUSES
+
+        if status is not None and status not in STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        items = self.backends.status(cid, backend, status)
+        summary = {s: sum(1 for i in items if i["status"] == s) for s in STATUSES}
+        return {"items": items, "summary": summary}
+
+    @operation("backend.unpin", event_type="backend", role="writer")
+    def backend_unpin(self, cid: str, backends: list[str] | None = None) -> dict:
+        """Remove a DAG's copies from backends (default: all that hold one). The local pin is untouched."""
+        note(resource=cid)
+        return self.backends.unpin(cid, backends)
+
     @operation("audit.checkpoint", event_type="admin", role="admin")
     def audit_checkpoint(self) -> dict:
         """Anchor the audit chain head as a pinned CID a third party can verify against."""

@@ -80,6 +80,7 @@ class AddResult:
     roots: list[AddedEntry] = field(default_factory=list)
     bytes: int = 0
     pinned: bool = False
+    replication: dict | None = None  # {root cid: {backend: status}} when a replication policy is set
 
     @property
     def root(self) -> AddedEntry:
@@ -96,6 +97,7 @@ class AddResult:
             "entries": [e.to_dict() for e in self.entries],
             "bytes": self.bytes,
             "pinned": self.pinned,
+            **({"replication": self.replication} if self.replication is not None else {}),
         }
 
 

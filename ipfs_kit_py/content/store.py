@@ -87,6 +87,10 @@ class ContentStore:
             self.blocks.put(cid, data)
             return data
 
+    def resolve(self, path: str | ContentPath) -> CID:
+        """The CID a content path (``CID[/name...]``) names."""
+        return self._resolve(path)
+
     def _resolve(self, path: str | ContentPath) -> CID:
         cp = parse_content_path(path) if isinstance(path, str) else path
         if not cp.segments:

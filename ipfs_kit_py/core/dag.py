@@ -121,6 +121,11 @@ class _Node:
         return "symlink" if self.fs.type == SYMLINK else "metadata"
 
 
+def load_node(get_block: GetBlock, cid: CID) -> _Node:
+    """One decoded, validated node (its ``links``, ``kind`` and UnixFS data)."""
+    return _load(get_block, cid)
+
+
 def _bad(cid: CID, reason: str) -> InvalidInput:
     return InvalidInput(f"invalid DAG at block {cid_str(cid)}: {reason}")
 

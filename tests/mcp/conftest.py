@@ -33,6 +33,7 @@ from ipfs_kit_py.cli.main import cli
 from ipfs_kit_py.config import Settings
 from ipfs_kit_py.errors import PermissionDenied
 from ipfs_kit_py.kit import Kit
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT = 30.0
@@ -154,12 +155,6 @@ async def stdio_session(home: Home, errlog_path: Path | None = None):
             async with ClientSession(read, write) as session:
                 await session.initialize()
                 yield session
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

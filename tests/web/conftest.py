@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from ipfs_kit_py.kit import Kit
 from ipfs_kit_py.web import create_app
+from tests.conftest import free_port
 
 
 @dataclass
@@ -46,12 +46,6 @@ def client(home: Path, tokens: Tokens):
         c.kit = kit
         yield c
     kit.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
