@@ -30,6 +30,10 @@ class Services:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._lock = threading.RLock()
+        try:
+            self._config_mtime = settings.config_path.stat().st_mtime
+        except OSError:
+            self._config_mtime = 0.0
 
     @cached_property
     def cache(self):
@@ -49,9 +53,32 @@ class Services:
         from .content.store import ContentStore
 
         store = ContentStore(self.settings, block_cache=self.cache if self.settings.block_cache_blocks else None)
-        if self.settings.backends:
-            store.fallback_get = self.backends.get_block_verified
+        store.fallback_get = self._fallback_get
         return store
+
+    def _fallback_get(self, cid) -> bytes | None:
+        """A missing local block from the backends (verified), or None when there are none."""
+        return self.backends.get_block_verified(cid) if self.backends_configured() else None
+
+    def backends_configured(self) -> bool:
+        """True once any backend is configured, now or since these services were built.
+
+        The manager (and its replication.db) is only built then; config.json
+        is re-read when it changes, so backends added by another process count.
+        """
+        if "backends" in self.__dict__ or self.settings.backends:
+            return True
+        try:
+            mtime = self.settings.config_path.stat().st_mtime
+        except OSError:
+            return False
+        if mtime == self._config_mtime:
+            return False
+        self._config_mtime = mtime
+        return bool(Settings.load(self.settings.home).backends)
+
+    def replication_targets(self) -> list[str]:
+        return self.backends.targets() if self.backends_configured() else []
 
     @cached_property
     def vfs(self):
@@ -258,7 +285,7 @@ class Kit:
                                   run_files=self._run_batch)
         note(resource=result.cid, bytes=result.bytes, only_hash=only_hash or None,
              files=sum(1 for e in result.entries if e.type == "file"))
-        if pin and not only_hash and self.settings.replication:
+        if pin and not only_hash and self.services.replication_targets():
             result.replication = {r.cid: self.backends.replicate(r.cid, self.content) for r in result.roots}
         return result
 
@@ -293,7 +320,7 @@ class Kit:
         pin = self.content.pin_add(path, pin_type)
         note(resource=pin.cid)
         result = pin.to_dict()
-        if self.settings.replication and pin_type == "recursive":
+        if pin_type == "recursive" and self.services.replication_targets():
             result["replication"] = self.backends.replicate(pin.cid, self.content)
         return result
 
@@ -348,14 +375,29 @@ class Kit:
         return self.backends.list_backends()
 
     @operation("backend.add", event_type="config", role="admin", resource_type="backend")
-    def backend_add(self, name: str, type: str, **options: Any) -> dict:
-        """Add or replace a backend through the backend wizard's validation; writes config.json."""
+    def backend_add(self, name: str, type: str | None = None, template: str | None = None,
+                    test: bool = True, **options: Any) -> dict:
+        """Add or replace a backend through the backend wizard's validation, then write config.json.
+
+        ``template`` starts from a wizard template (e.g. ``s3_production``);
+        ``options`` are wizard fields (``bucket``, ``api_url``, ``replicate``...).
+        With ``test`` the backend is probed first and nothing is written if it fails.
+        """
         from .dashboard.wizards import BackendSetupWizard, WizardManager
 
-        note(resource=name, backend_type=type)
         wizard = BackendSetupWizard(WizardManager(self))
-        answers = {"name": name, "type": type, **{k: v for k, v in options.items() if v is not None}}
-        return wizard.run(answers, interactive=False, apply=True)
+        if template:
+            wizard.load_template(template)
+        answers = {"name": name, **({"type": type} if type else {}),
+                   **{k: v for k, v in options.items() if v is not None}}
+        wizard.set_answers(answers)
+        values = wizard.values()
+        note(resource=values["name"], backend_type=values["type"], template=template)
+        result: dict[str, Any] = {}
+        if test:
+            conf = wizard.build_config(values)["backends"][values["name"]]
+            result["test"] = self.backends.test_config(values["name"], conf)
+        return {**wizard.run(None, interactive=False, apply=True), **result}
 
     @operation("backend.rm", event_type="config", role="admin", resource_type="backend")
     def backend_rm(self, name: str) -> dict:
@@ -416,6 +458,30 @@ class Kit:
         items = self.backends.status(cid, backend, status)
         summary = {s: sum(1 for i in items if i["status"] == s) for s in STATUSES}
         return {"items": items, "summary": summary}
+
+    @operation("backend.get_block", event_type="backend")
+    def backend_get_block(self, name: str, cid: str) -> bytes:
+        """One block from one backend, verified against its CID."""
+        note(resource=cid)
+        return self.backends.get_block_from(name, self._cid(cid))
+
+    @operation("backend.has", event_type="backend")
+    def backend_has(self, name: str, cid: str) -> bool:
+        """Whether a backend holds ``cid`` (a block, or a whole stored DAG)."""
+        note(resource=cid)
+        return self.backends.has_on(name, self._cid(cid))
+
+    @operation("backend.stored", event_type="backend", resource_type="backend")
+    def backend_stored(self, name: str) -> list[str]:
+        """The DAG roots a backend holds (kubo: recursive pins; S3: stored DAGs; local: pin markers)."""
+        note(resource=name)
+        return self.backends.stored_on(name)
+
+    @staticmethod
+    def _cid(text: str):
+        from .core.cid import parse_cid
+
+        return parse_cid(text)
 
     @operation("backend.unpin", event_type="backend", role="writer")
     def backend_unpin(self, cid: str, backends: list[str] | None = None) -> dict:

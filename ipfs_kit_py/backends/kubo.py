@@ -175,8 +175,15 @@ class KuboBackend(Backend):
                 raise BackendUnsupported(
                     f"{self.describe()} has no dag/import, and a DAG with symlinks cannot be re-added")
         body = _stream_multipart(boundary, parts)
-        response = await self._post("add", {**params, "pin": "true", "quieter": "true"}, content=body,
-                                    headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            response = await self._post("add", {**params, "pin": "true", "quieter": "true"}, content=body,
+                                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        except (BackendUnavailable, BackendRefused):
+            raise
+        except BackendError as exc:  # the node refused these add settings: retrying will not help
+            raise BackendUnsupported(
+                f"{self.describe()} has no dag/import, and re-adding {cid_str(root)} failed: "
+                f"{str(exc).split(': ', 1)[-1]}") from None
         lines = [json.loads(line) for line in response.text.splitlines() if line.strip()]
         got = lines[-1].get("Hash") if lines else None
         if got != cid_str(root):

@@ -71,7 +71,7 @@ class BackendManager:
         self._lock = threading.RLock()
         self._portal_cm = None
         self._portal = None
-        self._config_mtime = self._mtime()
+        self._config_mtime = -1.0  # read backends from config.json on first use
 
     # ---- configuration ---------------------------------------------------------------
     def _mtime(self) -> float:
@@ -204,6 +204,21 @@ class BackendManager:
 
         return self._run(probe)
 
+    def test_config(self, name: str, conf: dict[str, Any]) -> dict[str, Any]:
+        """Probe a backend that is not configured yet (``backend add`` tests before it writes)."""
+        backend = make_backend(name, conf, self.settings)
+
+        async def probe():
+            start = time.perf_counter()
+            try:
+                with _observe("health", name, None):
+                    info = await backend.health()
+            finally:
+                await backend.aclose()
+            return {"name": name, **info, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
+
+        return self._run(probe)
+
     def health(self) -> dict[str, dict[str, Any]]:
         """``{name: {"healthy": bool, ...}}`` for every configured backend, probed concurrently."""
         names = self.names()
@@ -244,14 +259,33 @@ class BackendManager:
             self._run(self._copy_all, rows, store, 0)
         return {name: (self.state.get(root, name) or {}).get("status", "queued") for name in names}
 
+    def reconcile(self, store) -> int:
+        """Queue every recursively pinned root that a policy target has no row for; how many were queued.
+
+        This is how content pinned before a backend was added (or while the
+        policy was different) reaches it: ``backend sync`` starts with it.
+        """
+        targets = self.targets()
+        if not targets:
+            return 0
+        queued = 0
+        for pin in store.pin_ls("recursive"):
+            for name in targets:
+                if self.state.get(pin["cid"], name) is None:
+                    self.state.want(pin["cid"], name)
+                    queued += 1
+        return queued
+
     def sync(self, store, cids: list[str] | None = None, wait: float = 0.0,
              force: bool = False) -> dict[str, Any]:
         """Copy everything due (all of it with ``force``), with retries; keep going up to ``wait`` seconds.
 
-        Returns ``{"attempted", "pinned", "failed", "pending", "items"}`` where
-        items are this run's rows (status, attempts, last_error).
+        Without ``cids`` it first queues pinned content the targets lack
+        (``reconcile``). Returns ``{"queued", "attempted", "pinned", "failed",
+        "pending", "items"}`` where items are this run's rows.
         """
         wanted = None if cids is None else [cid_str(parse_cid(c)) for c in cids]
+        queued = self.reconcile(store) if cids is None else 0
         deadline = time.monotonic() + max(wait, 0.0)
         touched: dict[tuple[str, str], None] = {}
         first = True
@@ -271,6 +305,7 @@ class BackendManager:
         items = [self.state.get(c, b) for c, b in touched]
         items = [i for i in items if i is not None]
         return {
+            "queued": queued,
             "attempted": len(items),
             "pinned": sum(1 for i in items if i["status"] == "pinned"),
             "failed": sum(1 for i in items if i["status"] == "failed"),
@@ -351,6 +386,28 @@ class BackendManager:
             cached = self._backends.pop(name, None)
         if cached is not None:
             self._call_soon_close(cached[1])
+
+    # ---- one backend's contents ----------------------------------------------------------
+    def get_block_from(self, name: str, cid) -> bytes:
+        """A block from one backend, verified; ``CorruptBlock`` if its copy does not hash to ``cid``."""
+        backend = self.backend(name)
+
+        async def read():
+            hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
+            data = await self._guarded(name, "get_block", backend.get_block, cid, hints, resource=cid_str(cid))
+            with _observe("verify", name, cid_str(cid)):
+                verify_block(cid, data)
+            return data
+
+        return self._run(read)
+
+    def has_on(self, name: str, cid) -> bool:
+        backend = self.backend(name)
+        return self._run(self._guarded, name, "has", backend.has, cid)
+
+    def stored_on(self, name: str) -> list[str]:
+        backend = self.backend(name)
+        return self._run(self._guarded, name, "list", backend.list)
 
     # ---- verified reads -------------------------------------------------------------------
     def read_order(self) -> list[str]:

@@ -94,7 +94,7 @@ class S3Backend(Backend):
             raise BackendRefused(f"{self.describe()}: {exc}") from None
         config = Config(
             connect_timeout=min(self.timeout, 10.0), read_timeout=self.timeout,
-            retries={"max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "standard"},  # our manager retries
             s3={"addressing_style": "path"} if self.endpoint_url else None,
             max_pool_connections=16,
         )

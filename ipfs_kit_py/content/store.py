@@ -69,7 +69,7 @@ class ContentStore:
         self.pins = PinStore(settings.store_db)
         self.lock = RepoLock(settings.home / "repo.lock")
         # Reads may fall back to remote backends (set by the Kit when configured).
-        self.fallback_get: Callable[[CID], bytes] | None = None
+        self.fallback_get: Callable[[CID], bytes | None] | None = None
 
     def close(self) -> None:
         self.pins.close()
@@ -81,10 +81,10 @@ class ContentStore:
         except NotFound:
             if bytes(cid.digest) == _EMPTY_DIR_MH:  # always readable, like kubo's
                 return _EMPTY_DIR_BLOCK
-            if self.fallback_get is None:
+            data = self.fallback_get(cid) if self.fallback_get is not None else None
+            if data is None:
                 raise
-            data = self.fallback_get(cid)  # verified by the backend manager
-            self.blocks.put(cid, data)
+            self.blocks.put(cid, data)  # verified by the backend manager
             return data
 
     def resolve(self, path: str | ContentPath) -> CID:

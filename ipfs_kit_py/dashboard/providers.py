@@ -37,7 +37,7 @@ def storage(kit) -> dict[str, Any]:
 def backend_health(kit) -> dict[str, Any]:
     """{backend: {healthy, ...}}; the embedded blockstore is always listed."""
     health: dict[str, Any] = {"local": {"healthy": True, "kind": "embedded blockstore"}}
-    if kit.settings.backends:
+    if kit.services.backends_configured():
         for name, info in kit.backends.health().items():
             entry = dict(info) if isinstance(info, dict) else {"healthy": bool(info)}
             health[name] = entry

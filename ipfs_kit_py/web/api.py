@@ -23,6 +23,7 @@ from ..dashboard import Dashboard
 from ..dashboard.charts import AGGREGATIONS, CHART_TYPES
 from ..errors import InvalidInput
 from ..instrument import note
+from ..mcp.controllers.storage import controller_for
 from .auth import Admin, Reader, RequestContext, Writer
 
 router = APIRouter(prefix="/api")
@@ -350,3 +351,57 @@ def _library_template(name: str | None) -> str | None:
     if name is not None and ("/" in name or "\\" in name or name.startswith(".")):
         raise InvalidInput("template must be the name of a library template")
     return name or None
+
+
+# ---- storage backends and replication -----------------------------------------------------
+# Per-backend calls go through the anyio storage controllers; each is one Kit operation.
+
+BackendName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class ReplicateRequest(BaseModel):
+    cid: str = Field(min_length=1, max_length=4096)
+
+
+class SyncRequest(BaseModel):
+    cids: list[Annotated[str, Field(min_length=1, max_length=4096)]] | None = Field(None, max_length=10000)
+    wait: float = Field(0, ge=0, le=300, description="Keep retrying for up to this many seconds.")
+    force: bool = False
+
+
+@router.get("/backends", tags=["backends"], summary="Configured backends (secrets redacted)")
+def backends_list(ctx: Reader) -> list[dict[str, Any]]:
+    return ctx.kit.backend_list()
+
+
+@router.get("/backends/health", tags=["backends"], summary="Health of every configured backend")
+def backends_health(ctx: Reader) -> dict[str, Any]:
+    return ctx.kit.backend_health()
+
+
+@router.post("/backends/{name}/test", tags=["backends"], summary="Probe one backend")
+async def backend_test(ctx: Reader, name: BackendName) -> dict[str, Any]:
+    return await controller_for(ctx.kit, name).health()
+
+
+@router.get("/backends/{name}/dags", tags=["backends"], summary="Roots of the DAGs a backend holds")
+async def backend_dags(ctx: Reader, name: BackendName) -> list[str]:
+    return await controller_for(ctx.kit, name).list()
+
+
+@router.post("/backends/{name}/replicate", tags=["backends"], summary="Copy a DAG to one backend now")
+async def backend_replicate(ctx: Writer, name: BackendName, body: ReplicateRequest) -> dict[str, Any]:
+    status = await controller_for(ctx.kit, name).replicate(body.cid)
+    return {"cid": body.cid, "backend": name, "status": status}
+
+
+@router.get("/replication", tags=["backends"], summary="Replication status per CID and backend")
+def replication_status(ctx: Reader, cid: Annotated[str | None, Query(max_length=4096)] = None,
+                       backend: Annotated[str | None, Query(max_length=64)] = None,
+                       status: Literal["queued", "pinning", "pinned", "failed"] | None = None) -> dict[str, Any]:
+    return ctx.kit.backend_status(cid, backend, status)
+
+
+@router.post("/replication/sync", tags=["backends"], summary="Retry queued and failed copies")
+def replication_sync(ctx: Writer, body: SyncRequest) -> dict[str, Any]:
+    return ctx.kit.backend_sync(body.cids, wait=body.wait, force=body.force)

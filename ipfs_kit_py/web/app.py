@@ -21,6 +21,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -30,6 +31,7 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..audit.auth import TokenStore
+from ..backends.background import replication_loop
 from ..dashboard.providers import builtin_widget_manager
 from ..errors import IpfsKitError, PermissionDenied, Unauthenticated
 from . import api, pages
@@ -57,7 +59,10 @@ def create_app(kit) -> FastAPI:
                 # A mounted app's lifespan does not run by itself: start the
                 # MCP session manager for the life of this app.
                 await stack.enter_async_context(mcp_app.router.lifespan_context(mcp_app))
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            tasks.start_soon(replication_loop, kit)
             yield
+            tasks.cancel_scope.cancel()
 
     app = FastAPI(title="ipfs-kit", version=__version__, lifespan=lifespan,
                   description="The ipfs-kit dashboard API. Authenticate with `Authorization: Bearer <token>` "

@@ -1,0 +1,196 @@
+"""Replication to a real S3 server (moto) and a real kubo node, and reads back from each alone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import httpx
+import pytest
+
+from ipfs_kit_py.config import Settings
+from ipfs_kit_py.errors import NotFound
+from ipfs_kit_py.kit import Kit
+
+
+def configure(home, backends: dict, **replication) -> None:
+    settings = Settings.load(home, env=False)
+    settings.with_changes(backends=backends, replication=replication).save()
+
+
+def kubo_pins(api_url: str) -> set[str]:
+    answer = httpx.post(f"{api_url}/api/v0/pin/ls", params={"type": "recursive"}, timeout=30).json()
+    return set(answer.get("Keys", {}))
+
+
+def s3_keys(server, bucket: str) -> set[str]:
+    listing = server.client().list_objects_v2(Bucket=bucket)
+    return {item["Key"] for item in listing.get("Contents", [])}
+
+
+def drop_local_copy(kit: Kit, cid: str) -> None:
+    kit.pin_rm(cid)
+    kit.gc()
+    with pytest.raises(NotFound):
+        kit.content.blocks.get(kit.content.resolve(cid))
+
+
+def read_alone(tmp_path, name: str, conf: dict, cid: str) -> bytes:
+    """A fresh home that knows only this backend reads ``cid`` through it."""
+    home = tmp_path / f"only-{name}"
+    home.mkdir()
+    configure(home, {name: conf})
+    with Kit(home) as alone:
+        assert alone.content.blocks.stats().blocks == 0
+        return alone.cat(cid)
+
+
+@pytest.fixture
+def both(tmp_path, s3_server, kubo_node):
+    bucket = s3_server.bucket()
+    confs = {"s3": s3_server.conf(bucket), "kubo": {"type": "kubo", "api_url": kubo_node.api_url,
+                                                     "timeout_seconds": 60}}
+    home = tmp_path / "home"
+    home.mkdir()
+    configure(home, confs, replicas=3, targets=["s3", "kubo"], read_order=["s3", "kubo"])
+    with Kit(home) as kit:
+        yield kit, confs, bucket
+
+
+def test_added_content_is_replicated_and_readable_from_each_backend_alone(tmp_path, both, s3_server, kubo_node):
+    kit, confs, bucket = both
+    data = os.urandom(1_500_000)  # 6 chunks under a root: a real DAG, not one block
+    result = kit.add(data)
+    cid = result.cid
+    assert result.replication == {cid: {"s3": "pinned", "kubo": "pinned"}}
+
+    status = kit.backend_status(cid)
+    assert status["summary"]["pinned"] == 2
+    by_backend = {row["backend"]: row for row in status["items"]}
+    assert by_backend["s3"]["method"] == "car" and by_backend["s3"]["blocks"] == 7
+    assert by_backend["kubo"]["method"] == "re-add"  # the test node has no dag/import
+    assert {f"ipfs/dags/{cid}.car", f"ipfs/dags/{cid}.idx"} <= s3_keys(s3_server, bucket)
+    assert cid in kubo_pins(kubo_node.api_url)
+
+    drop_local_copy(kit, cid)
+    for name in ("s3", "kubo"):
+        assert read_alone(tmp_path, name, confs[name], cid) == data
+    # The original home reads it back too, and keeps the verified blocks it fetched.
+    assert kit.cat(cid) == data
+    assert kit.stat(cid)["cid"] == cid
+
+
+def test_a_directory_reaches_kubo_with_the_same_cid(tmp_path, both, kubo_node):
+    kit, confs, _ = both
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.txt").write_bytes(b"alpha\n" * 1000)
+    (tree / "sub" / "b.bin").write_bytes(os.urandom(600_000))
+    result = kit.add(str(tree), recursive=True)
+    assert result.replication[result.cid] == {"s3": "pinned", "kubo": "pinned"}
+    assert result.cid in kubo_pins(kubo_node.api_url)
+    drop_local_copy(kit, result.cid)
+    home = tmp_path / "only-kubo-dir"
+    home.mkdir()
+    configure(home, {"kubo": confs["kubo"]})
+    with Kit(home) as alone:
+        assert alone.cat(f"{result.cid}/sub/b.bin") == (tree / "sub" / "b.bin").read_bytes()
+        assert [e["name"] for e in alone.ls(result.cid)] == ["a.txt", "sub"]
+
+
+def test_content_kubo_cannot_rebuild_fails_cleanly_and_s3_still_gets_it(both, kubo_node):
+    kit, _, _ = both
+    result = kit.add(os.urandom(700_000), cid_version=1)  # raw leaves: the test node only adds CIDv0
+    states = result.replication[result.cid]
+    assert states == {"s3": "pinned", "kubo": "failed"}
+    [row] = kit.backend_status(result.cid, backend="kubo")["items"]
+    assert "dag/import" in row["last_error"] and result.cid in row["last_error"]
+    # The wrong CID kubo produced was unpinned again: nothing claims to hold what it does not.
+    assert result.cid not in kubo_pins(kubo_node.api_url)
+    assert all(not pin.startswith("bafy") or pin == result.cid for pin in kubo_pins(kubo_node.api_url))
+
+
+def test_a_corrupt_copy_is_detected_by_hash_and_the_next_backend_is_used(tmp_path, both, s3_server):
+    kit, confs, bucket = both
+    data = os.urandom(400_000)
+    cid = kit.add(data).cid
+    # Flip one byte inside the S3 copy of the root's first leaf: same length, wrong hash.
+    client = s3_server.client()
+    key = f"ipfs/dags/{cid}.car"
+    car = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    car[-100] ^= 0xFF
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(car))
+    drop_local_copy(kit, cid)
+
+    # Only S3: the corrupt block is refused, with the CID and the reason.
+    with pytest.raises(NotFound) as refused:
+        read_alone(tmp_path, "s3", confs["s3"], cid)
+    assert "corrupt copy rejected" in str(refused.value)
+
+    # S3 first, then kubo: S3's corrupt block is rejected, kubo's is used.
+    assert kit.cat(cid) == data
+    events = kit.audit.query_events(action="backend.verify", limit=100)
+    assert any(e.backend == "s3" and e.status == "failure" for e in events)
+
+
+def test_a_local_directory_backend_round_trips_and_rejects_corruption(tmp_path, kit):
+    target = tmp_path / "nas"
+    kit.backend_add("nas", "local", path=str(target), replicate=True, replicas=2)
+    data = os.urandom(300_000)
+    cid = kit.add(data).cid
+    assert kit.backend_status(cid)["items"][0]["status"] == "pinned"
+    assert cid in kit.backend_stored("nas")
+    drop_local_copy(kit, cid)
+    assert kit.cat(cid) == data
+    # Corrupt every block file on the backend, drop the local copy again: refused.
+    kit.gc()
+    for path in (target / "blocks").rglob("*.data"):
+        path.write_bytes(b"not the block")
+    with pytest.raises(NotFound, match="corrupt copy rejected"):
+        kit.cat(cid)
+
+
+def test_backend_calls_are_timed_and_audited(both):
+    kit, _, _ = both
+    cid = kit.add(os.urandom(50_000)).cid
+    puts = kit.audit.query_events(event_types="backend", action="backend.put_dag", limit=100)
+    assert {e.backend for e in puts} == {"s3", "kubo"}
+    for event in puts:
+        assert event.resource == cid and event.status == "success"
+        assert event.bytes >= 50_000 and event.duration_ms > 0
+        assert event.parent_id is not None  # a child of the content.add that caused it
+    timings = kit.monitor.get_metrics()["operations"]
+    for name in ("backend.put_dag@s3", "backend.put_dag@kubo"):
+        assert timings[name]["count"] == 1 and timings[name]["success_rate"] == 100.0
+
+
+def test_pins_made_before_a_backend_existed_reach_it_on_sync(tmp_path, s3_server, kit):
+    old = [kit.add(os.urandom(20_000)).cid for _ in range(3)]
+    bucket = s3_server.bucket()
+    conf = s3_server.conf(bucket)
+    conf.pop("type")
+    kit.backend_add("s3", "s3", replicate=True, replicas=2, **conf)
+    result = kit.backend_sync()
+    assert result["queued"] == 3 and result["pinned"] == 3 and result["pending"] == 0
+    assert set(kit.backend_stored("s3")) == set(old)
+    assert kit.backend_sync()["attempted"] == 0  # nothing left to do
+
+
+def test_backend_unpin_removes_the_remote_copy_only(both, s3_server, kubo_node):
+    kit, _, bucket = both
+    cid = kit.add(os.urandom(30_000)).cid
+    assert kit.backend_unpin(cid) == {"kubo": "removed", "s3": "removed"}
+    assert not any(cid in key for key in s3_keys(s3_server, bucket))
+    assert cid not in kubo_pins(kubo_node.api_url)
+    assert kit.backend_status(cid)["items"] == []
+    assert any(p["cid"] == cid for p in kit.pin_ls("recursive"))  # the local pin stays
+
+
+def test_unknown_backend_and_bad_status_are_clear_errors(kit):
+    from ipfs_kit_py.errors import InvalidInput
+
+    with pytest.raises(NotFound, match="no backend named 'nope'"):
+        kit.backend_test("nope")
+    with pytest.raises(InvalidInput, match="status must be one of"):
+        kit.backend_status(status="done")
+    shutil.rmtree(kit.settings.home / "blocks", ignore_errors=True)
