@@ -33,6 +33,13 @@ EXPECTED = {
     ("GET", "/api/wizards/{wizard_id}"): "admin",
     ("POST", "/api/wizards/{wizard_id}/validate"): "admin",
     ("POST", "/api/wizards/{wizard_id}/apply"): "admin",
+    ("GET", "/api/backends"): "reader",
+    ("GET", "/api/backends/health"): "reader",
+    ("POST", "/api/backends/{name}/test"): "reader",
+    ("GET", "/api/backends/{name}/dags"): "reader",
+    ("POST", "/api/backends/{name}/replicate"): "writer",
+    ("GET", "/api/replication"): "reader",
+    ("POST", "/api/replication/sync"): "writer",
     ("GET", "/metrics"): "reader",
 }
 PAGES = {"/overview": "reader", "/content": "reader", "/performance": "reader",
@@ -41,7 +48,8 @@ RANK = {"reader": 0, "writer": 1, "admin": 2}
 
 
 def concrete(path: str) -> str:
-    return path.replace("{widget_id}", "storage").replace("{event_id}", "x").replace("{wizard_id}", "backend_setup")
+    return (path.replace("{widget_id}", "storage").replace("{event_id}", "x").replace("{wizard_id}", "backend_setup")
+            .replace("{name}", "nas"))
 
 
 def test_every_documented_operation_has_an_expected_role(client, tokens):
