@@ -420,6 +420,43 @@ class Kit:
         self.backends.forget_backend(name)
         return {"removed": name, "backends": sorted(backends)}
 
+    @operation("backend.policy", event_type="config", role="admin", resource_type=None)
+    def backend_policy(self, **changes: Any) -> dict:
+        """Show, or change, the replication policy: replicas, targets, read_order, retry and breaker knobs."""
+        from .backends.manager import POLICY_DEFAULTS
+
+        allowed = {"replicas": int, "targets": list, "read_order": list, "sync_interval_seconds": float,
+                   **{k: type(v) for k, v in POLICY_DEFAULTS.items()}}
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = sorted(set(changes) - set(allowed))
+        if unknown:
+            raise InvalidInput(f"unknown policy setting(s) {', '.join(unknown)}; settings: {', '.join(allowed)}")
+        current = Settings.load(self.settings.home, env=False)
+        policy = dict(current.replication)
+        for key, value in changes.items():
+            kind = allowed[key]
+            if kind is list:
+                names = [n for n in (value.split(",") if isinstance(value, str) else value) if n]
+                missing = [n for n in names if n not in current.backends]
+                if missing:
+                    raise InvalidInput(f"{key}: no backend named {', '.join(missing)} "
+                                       f"(configured: {', '.join(current.backends) or 'none'})")
+                policy[key] = names
+            else:
+                try:
+                    number = kind(value)
+                except (TypeError, ValueError):
+                    raise InvalidInput(f"{key} must be a number, not {value!r}") from None
+                if number <= 0 or (key == "replicas" and number > 10):
+                    raise InvalidInput(f"{key} must be positive{' and at most 10' if key == 'replicas' else ''}")
+                policy[key] = number
+        if changes:
+            with self.track("config.change", event_type="config", role="admin", resource_type="config"):
+                current.with_changes(replication=policy).save()
+                note(resource=str(current.config_path), replication=policy)
+        return {**POLICY_DEFAULTS, "replicas": 1, "targets": [], "read_order": list(current.backends),
+                "sync_interval_seconds": 60.0, **policy}
+
     @operation("backend.test", event_type="backend", resource_type="backend")
     def backend_test(self, name: str) -> dict:
         """Probe a backend (reachability, credentials, bucket); a one-line error says what is wrong."""

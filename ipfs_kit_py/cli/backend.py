@@ -1,4 +1,4 @@
-"""`ipfs-kit backend add|list|test|rm|sync|status|replicate|unpin`: storage backends and replication."""
+"""`ipfs-kit backend add|list|test|rm|policy|sync|status|replicate|unpin`: storage backends and replication."""
 
 from __future__ import annotations
 
@@ -78,6 +78,26 @@ def _where(conf: dict) -> str:
     if conf.get("type") == "kubo":
         return conf.get("api_url", "http://127.0.0.1:5001")
     return conf.get("path") or "(home blockstore)"
+
+
+@backend_group.command("policy")
+@click.option("--replicas", type=click.IntRange(1, 10), help="Copies to keep in all, the local one included.")
+@click.option("--targets", help="Comma-separated backends new pins are copied to, in order of preference.")
+@click.option("--read-order", help="Comma-separated backends missing blocks are read from, in order.")
+@click.option("--sync-interval", "sync_interval_seconds", type=float,
+              help="Seconds between the server's background syncs.")
+@click.option("--retry-base", "retry_base_seconds", type=float, help="First retry delay in seconds (doubles).")
+@click.option("--retry-max", "retry_max_seconds", type=float, help="Longest retry delay in seconds.")
+@click.option("--circuit-threshold", type=int, help="Failures in a row that open a backend's circuit.")
+@click.option("--circuit-cooldown", "circuit_cooldown_seconds", type=float,
+              help="Seconds an open circuit refuses calls.")
+@json_option
+@pass_kit
+def policy(kit, as_json, **changes):
+    """Show the replication policy, or change the settings given."""
+    result = kit.backend_policy(**changes)
+    emit(result, as_json, lambda d: [click.echo(f"{k}: {', '.join(v) if isinstance(v, list) else v}")
+                                     for k, v in d.items()])
 
 
 @backend_group.command("test")

@@ -148,3 +148,17 @@ def test_controllers_refuse_a_backend_of_another_kind_and_explain_a_missing_one(
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             anyio.run(main)
+
+
+def test_replication_policy_command(cli, home, tmp_path):
+    assert cli("backend", "add", "nas", "--type", "local", "--path", str(tmp_path / "nas")).code == 0
+    shown = cli("backend", "policy", "--json").json()
+    assert shown["replicas"] == 1 and shown["targets"] == [] and shown["circuit_threshold"] == 5
+    changed = cli("backend", "policy", "--targets", "nas", "--replicas", "2", "--read-order", "nas",
+                  "--circuit-cooldown", "5", "--json").json()
+    assert changed["targets"] == ["nas"] and changed["replicas"] == 2 and changed["circuit_cooldown_seconds"] == 5
+    assert Settings.load(home, env=False).replication["read_order"] == ["nas"]
+    added = cli("add", "-", "--json", input=b"policy applies\n").json()
+    assert added["replication"] == {added["cid"]: {"nas": "pinned"}}
+    assert_one_line_error(cli("backend", "policy", "--targets", "nas,ghost"), "no backend named ghost")
+    assert cli("backend", "policy", "--replicas", "0").code == 2
