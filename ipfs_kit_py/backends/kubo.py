@@ -106,6 +106,14 @@ class KuboBackend(Backend):
         if answer.get("Key") not in (cid_str(cid), str(cid)) and parse_cid(answer.get("Key", "")) != cid:
             raise BackendError(f"{self.describe()} stored block as {answer.get('Key')}, not {cid_str(cid)}")
 
+    async def cat(self, cid: CID, offset: int = 0, length: int | None = None) -> bytes:
+        """A file's bytes as the node assembles them (unverified: reads that must be
+        trusted go block by block through ``get_block``)."""
+        params = {"arg": cid_str(cid), "offset": str(offset)}
+        if length is not None:
+            params["length"] = str(length)
+        return (await self._post("cat", params)).content
+
     async def has(self, cid: CID) -> bool:
         try:
             await self._post("block/stat", {"arg": cid_str(cid)})

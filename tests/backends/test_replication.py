@@ -194,3 +194,52 @@ def test_unknown_backend_and_bad_status_are_clear_errors(kit):
     with pytest.raises(InvalidInput, match="status must be one of"):
         kit.backend_status(status="done")
     shutil.rmtree(kit.settings.home / "blocks", ignore_errors=True)
+
+
+def test_a_large_dag_goes_to_s3_as_a_multipart_upload(tmp_path, s3_server, kit):
+    bucket = s3_server.bucket()
+    conf = s3_server.conf(bucket)
+    conf.pop("type")
+    kit.backend_add("s3", "s3", **conf)
+    data = os.urandom(9 * 1024 * 1024)  # above the 8 MiB multipart threshold
+    cid = kit.add(data).cid
+    assert kit.replicate(cid, ["s3"]) == {"s3": "pinned"}
+    head = s3_server.client().head_object(Bucket=bucket, Key=f"ipfs/dags/{cid}.car")
+    assert head["ETag"].strip('"').endswith("-2")  # two parts
+    drop_local_copy(kit, cid)
+    assert kit.cat(cid) == data
+
+
+def test_the_kubo_backend_speaks_the_rpc_api(kubo_node):
+    import anyio
+
+    from ipfs_kit_py.backends.kubo import KuboBackend
+    from ipfs_kit_py.core.cid import block_cid, parse_cid
+
+    async def main():
+        node = KuboBackend("node", {"api_url": kubo_node.api_url})
+        try:
+            files = {"file": ("a.txt", b"spoken over RPC\n")}
+            added = httpx.post(f"{kubo_node.api_url}/api/v0/add", files=files, timeout=30).json()
+            cid = parse_cid(added["Hash"])
+            assert await node.cat(cid) == b"spoken over RPC\n"
+            assert await node.cat(cid, offset=7, length=4) == b"over"
+            assert await node.has(cid) and cid_str_in(await node.list(), cid)
+            block = await node.get_block(cid)
+            assert block_cid(block) == cid
+            missing = block_cid(b"\x0a\x02\x08\x01never added")
+            assert not await node.has(missing)
+            await node.delete(cid)
+            assert not cid_str_in(await node.list(), cid)
+            info = await node.health()
+            assert info["healthy"] and info["version"] == "0.22.0"
+        finally:
+            await node.aclose()
+
+    anyio.run(main)
+
+
+def cid_str_in(names: list[str], cid) -> bool:
+    from ipfs_kit_py.core.cid import cid_str
+
+    return cid_str(cid) in names
