@@ -38,12 +38,14 @@ from ..core.cid import cid_str, parse_cid, verify_block
 from ..errors import BackendError, CorruptBlock, InvalidInput, IpfsKitError, NotFound
 from ..instrument import Operation, current_operation, set_current_operation, tracked
 from .base import Backend, BackendUnavailable, BackendUnsupported, BlockMissing
+from .readahead import ReadAhead
 from .state import ReplicationState
 
 KINDS = ("local", "kubo", "s3")
 POLICY_DEFAULTS = {"retry_base_seconds": 1.0, "retry_max_seconds": 300.0,
                    "circuit_threshold": 5, "circuit_cooldown_seconds": 30.0, "concurrency": 4}
 _PERMANENT = (BackendUnsupported, InvalidInput, NotFound, CorruptBlock)
+READ_AHEAD_CONCURRENCY = 8
 
 
 def make_backend(name: str, conf: dict[str, Any], settings: Settings) -> Backend:
@@ -72,6 +74,7 @@ class BackendManager:
         self._portal_cm = None
         self._portal = None
         self._config_mtime = -1.0  # read backends from config.json on first use
+        self._readahead = ReadAhead()
 
     # ---- configuration ---------------------------------------------------------------
     def _mtime(self) -> float:
@@ -390,16 +393,8 @@ class BackendManager:
     # ---- one backend's contents ----------------------------------------------------------
     def get_block_from(self, name: str, cid) -> bytes:
         """A block from one backend, verified; ``CorruptBlock`` if its copy does not hash to ``cid``."""
-        backend = self.backend(name)
-
-        async def read():
-            hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
-            data = await self._guarded(name, "get_block", backend.get_block, cid, hints, resource=cid_str(cid))
-            with _observe("verify", name, cid_str(cid)):
-                verify_block(cid, data)
-            return data
-
-        return self._run(read)
+        self.backend(name)
+        return self._run(self._fetch_verified, name, cid)
 
     def has_on(self, name: str, cid) -> bool:
         backend = self.backend(name)
@@ -420,28 +415,66 @@ class BackendManager:
         return self._run(self._get_verified, cid)
 
     async def _get_verified(self, cid) -> bytes:
+        ahead = self._readahead
+        data = ahead.take(cid)
+        if data is not None:
+            return data
+        siblings = ahead.window(cid)
+        if siblings is not None:
+            name, window = siblings
+            fetched = await self._fetch_window(name, window)
+            ahead.keep({c: b for c, b in fetched.items() if c != cid})
+            if cid in fetched:
+                return fetched[cid]
         tried: list[str] = []
         for name in self.read_order():
-            backend = self.backend(name)
-            hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
             try:
-                data = await self._guarded(name, "get_block", backend.get_block, cid, hints,
-                                           resource=cid_str(cid))
+                data = await self._fetch_verified(name, cid)
+            except CorruptBlock:
+                tried.append(f"{name}: corrupt copy rejected")
+                continue
             except BlockMissing:
                 tried.append(f"{name}: not there")
                 continue
             except BackendError as exc:
                 tried.append(f"{name}: {exc}")
                 continue
-            try:
-                with _observe("verify", name, cid_str(cid)):
-                    verify_block(cid, data)
-            except CorruptBlock:
-                tried.append(f"{name}: corrupt copy rejected")
-                continue
+            ahead.learn(cid, data, name)
             return data
         where = "; ".join(tried) if tried else "no backends configured"
         raise NotFound(f"block {cid_str(cid)} is not in the local blockstore nor on any backend ({where})")
+
+    async def _fetch_verified(self, name: str, cid) -> bytes:
+        backend = self.backend(name)
+        hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
+        data = await self._guarded(name, "get_block", backend.get_block, cid, hints, resource=cid_str(cid))
+        with _observe("verify", name, cid_str(cid)):
+            verify_block(cid, data)
+        return data
+
+    async def _fetch_window(self, name: str, window: list) -> dict:
+        """Fetch the next sibling blocks concurrently from the backend that served their parent.
+
+        Reads walk a DAG one block at a time; without this every block is one
+        round trip. Only verified blocks are kept; failures are left for the
+        normal per-block path (which reports them).
+        """
+        fetched: dict = {}
+        limiter = anyio.CapacityLimiter(READ_AHEAD_CONCURRENCY)
+
+        async def one(block_cid):
+            async with limiter:
+                try:
+                    data = await self._fetch_verified(name, block_cid)
+                except IpfsKitError:
+                    return
+                fetched[block_cid] = data
+                self._readahead.learn(block_cid, data, name)
+
+        async with anyio.create_task_group() as tg:
+            for block_cid in window:
+                tg.start_soon(one, block_cid)
+        return fetched
 
 
 def _public_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -177,7 +177,8 @@ class S3Backend(Backend):
 
     async def get_block(self, cid: CID, hints: tuple[CID, ...] = ()) -> bytes:
         key = cid_str(cid)
-        for root in dict.fromkeys([key, *self._indexes, *(cid_str(h) for h in hints)]):
+        # Indexes already loaded first (no request), then the CID as a root, then the hints.
+        for root in dict.fromkeys([*self._indexes, key, *(cid_str(h) for h in hints)]):
             index = await self._index(root)
             if index is None or key not in index:
                 continue
