@@ -73,6 +73,29 @@ class Backend(ABC):
         keep blocks inside per-DAG objects (S3).
         """
 
+    async def get_blocks(self, cids: list[CID], hints: tuple[CID, ...] = ()) -> dict[CID, bytes]:
+        """Several blocks at once (unverified); absent or failing ones are left out.
+
+        The default asks for each concurrently; backends that can read many
+        blocks in one request (S3: one ranged GET) do better.
+        """
+        import anyio
+
+        found: dict[CID, bytes] = {}
+        limiter = anyio.CapacityLimiter(8)
+
+        async def one(cid: CID) -> None:
+            async with limiter:
+                try:
+                    found[cid] = await self.get_block(cid, hints)
+                except BackendError:
+                    pass
+
+        async with anyio.create_task_group() as tg:
+            for cid in cids:
+                tg.start_soon(one, cid)
+        return found
+
     @abstractmethod
     async def put_block(self, cid: CID, data: bytes) -> None: ...
 

@@ -37,7 +37,7 @@ from ..config import Settings
 from ..core.cid import cid_str, parse_cid, verify_block
 from ..errors import BackendError, CorruptBlock, InvalidInput, IpfsKitError, NotFound
 from ..instrument import Operation, current_operation, set_current_operation, tracked
-from .base import Backend, BackendUnavailable, BackendUnsupported, BlockMissing
+from .base import Backend, BackendUnavailable, BackendUnsupported, BlockMissing, PutResult
 from .readahead import ReadAhead
 from .state import ReplicationState
 
@@ -45,7 +45,6 @@ KINDS = ("local", "kubo", "s3")
 POLICY_DEFAULTS = {"retry_base_seconds": 1.0, "retry_max_seconds": 300.0,
                    "circuit_threshold": 5, "circuit_cooldown_seconds": 30.0, "concurrency": 4}
 _PERMANENT = (BackendUnsupported, InvalidInput, NotFound, CorruptBlock)
-READ_AHEAD_CONCURRENCY = 8
 
 
 def make_backend(name: str, conf: dict[str, Any], settings: Settings) -> Backend:
@@ -174,8 +173,10 @@ class BackendManager:
             self.state.breaker_success(name)
             if isinstance(result, bytes):
                 op.bytes = len(result)
-            elif hasattr(result, "bytes"):
+            elif isinstance(result, PutResult):
                 op.bytes = result.bytes
+            elif isinstance(result, dict):  # get_blocks
+                op.bytes = sum(len(v) for v in result.values() if isinstance(v, bytes))
             return result
 
     # ---- listing, health, test -------------------------------------------------------
@@ -453,27 +454,23 @@ class BackendManager:
         return data
 
     async def _fetch_window(self, name: str, window: list) -> dict:
-        """Fetch the next sibling blocks concurrently from the backend that served their parent.
+        """Fetch the next sibling blocks together from the backend that served their parent.
 
         Reads walk a DAG one block at a time; without this every block is one
-        round trip. Only verified blocks are kept; failures are left for the
-        normal per-block path (which reports them).
+        round trip. Only blocks that verify are kept; the rest are left for the
+        normal per-block path (which reports what is wrong).
         """
-        fetched: dict = {}
-        limiter = anyio.CapacityLimiter(READ_AHEAD_CONCURRENCY)
-
-        async def one(block_cid):
-            async with limiter:
-                try:
-                    data = await self._fetch_verified(name, block_cid)
-                except IpfsKitError:
-                    return
-                fetched[block_cid] = data
-                self._readahead.learn(block_cid, data, name)
-
-        async with anyio.create_task_group() as tg:
-            for block_cid in window:
-                tg.start_soon(one, block_cid)
+        backend = self.backend(name)
+        hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
+        blocks = await self._guarded(name, "get_blocks", backend.get_blocks, window, hints)
+        fetched = {}
+        for block_cid, data in blocks.items():
+            try:
+                verify_block(block_cid, data)
+            except CorruptBlock:
+                continue
+            fetched[block_cid] = data
+            self._readahead.learn(block_cid, data, name)
         return fetched
 
 

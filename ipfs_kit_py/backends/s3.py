@@ -191,6 +191,34 @@ class S3Backend(Backend):
         except BlockMissing:
             raise BlockMissing(f"{self.describe()} has no block {key}") from None
 
+    async def get_blocks(self, cids: list[CID], hints: tuple[CID, ...] = ()) -> dict[CID, bytes]:
+        """Blocks that sit close together in one CAR come back from one ranged GET."""
+        located: dict[str, list[tuple[int, int, CID]]] = {}
+        rest = []
+        for cid in cids:
+            key = cid_str(cid)
+            root = next((r for r, index in self._indexes.items() if key in index), None)
+            if root is None:
+                rest.append(cid)
+            else:
+                offset, length = self._indexes[root][key]
+                located.setdefault(root, []).append((offset, length, cid))
+        found: dict[CID, bytes] = {}
+        for root, spans in located.items():
+            spans.sort(key=lambda span: span[0])
+            for group in _coalesce(spans, max_bytes=MULTIPART_THRESHOLD):
+                start, end = group[0][0], group[-1][0] + group[-1][1]
+                try:
+                    body = await self._call("get_object", lambda c, r=root, a=start, b=end: c.get_object(
+                        Bucket=self.bucket, Key=self._car_key(r), Range=f"bytes={a}-{b - 1}")["Body"].read())
+                except BackendError:
+                    continue
+                for offset, length, cid in group:
+                    found[cid] = body[offset - start:offset - start + length]
+        if rest:
+            found.update(await super().get_blocks(rest, hints))
+        return found
+
     async def put_block(self, cid: CID, data: bytes) -> None:
         await self._call("put_object", lambda c: c.put_object(
             Bucket=self.bucket, Key=self._block_key(cid), Body=data))
@@ -270,6 +298,20 @@ class S3Backend(Backend):
 
     async def aclose(self) -> None:
         self._indexes.clear()
+
+
+def _coalesce(spans: list[tuple[int, int, CID]], max_bytes: int, max_gap: int = 4096):
+    """Group sorted (offset, length, cid) spans into runs one ranged GET can cover."""
+    group: list[tuple[int, int, CID]] = []
+    for span in spans:
+        if group:
+            gap = span[0] - (group[-1][0] + group[-1][1])
+            if gap > max_gap or span[0] + span[1] - group[0][0] > max_bytes:
+                yield group
+                group = []
+        group.append(span)
+    if group:
+        yield group
 
 
 def _spool_car(root: CID, get_block: GetBlock):
