@@ -5,15 +5,22 @@ role, source IP, session). ``kit.as_principal(...)`` gives a view of the same
 services for another caller (used per request by the web and MCP servers).
 Every public operation is wrapped by ``instrument.operation``: one place that
 checks the role, times the call and writes its audit event.
+
+Settings are live: ``Services.current_settings()`` re-reads config.json when it
+changed (one ``stat`` per call, a parse only after a change), so a long-lived
+server sees a wizard applied by another process. The VFS import options, the
+monitoring switches and the dashboard thresholds all read through it.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import threading
 import time
+from dataclasses import fields
 from functools import cached_property
 from typing import Any, BinaryIO
 
@@ -23,17 +30,74 @@ from .core.cid import cid_str
 from .errors import InvalidInput, PermissionDenied
 from .instrument import ROLES, note, operation, tracked
 
+log = logging.getLogger(__name__)
+
+
+def _config_stamp(path: str) -> tuple[int, int, int] | None:
+    """What tells a changed config.json apart: mtime, size and inode (writes replace the file)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
 
 class Services:
-    """The shared, lazily built service objects for one home directory."""
+    """The shared, lazily built service objects for one home directory.
 
-    def __init__(self, settings: Settings):
+    ``overrides``: settings fields the caller fixed (``Kit(audit_url=...)``) that
+    a reload of config.json must not undo; environment variables are re-applied
+    by ``Settings.load``. ``None``: the fields of ``settings`` that differ from
+    config.json and the environment right now.
+    """
+
+    def __init__(self, settings: Settings, overrides: dict[str, Any] | None = None):
+        self._config_file = os.fspath(settings.config_path)  # the home never changes
+        self._config_stamp = _config_stamp(self._config_file)
         self.settings = settings
         self._lock = threading.RLock()
+        self._overrides = _fixed_fields(settings) if overrides is None else {
+            k: v for k, v in overrides.items() if v is not None}
+        self._vfs: tuple[Settings, Any] | None = None
+
+    # ---- live settings ------------------------------------------------------------
+    def current_settings(self) -> Settings:
+        """The settings, re-read from config.json if it changed since the last call.
+
+        Cheap: one ``stat``; the file is parsed only when its mtime (or size or
+        inode) changed. A config.json that no longer loads is logged and the
+        last good settings are kept until the file changes again.
+        """
+        stamp = _config_stamp(self._config_file)
+        if stamp != self._config_stamp:
+            with self._lock:
+                if stamp != self._config_stamp:
+                    self._reload(stamp)
+        return self.settings
+
+    def reload_settings(self) -> Settings:
+        """Re-read config.json now (after this process wrote it)."""
+        with self._lock:
+            self._reload(_config_stamp(self._config_file))
+        return self.settings
+
+    def _reload(self, stamp: tuple[int, int, int] | None) -> None:
         try:
-            self._config_mtime = settings.config_path.stat().st_mtime
-        except OSError:
-            self._config_mtime = 0.0
+            fresh = Settings.load(self.settings.home)
+            if self._overrides:
+                fresh = fresh.with_changes(**self._overrides)
+        except Exception as exc:  # noqa: BLE001 - a bad file must not fail the operations
+            log.warning("%s: keeping the settings loaded before: %s", self._config_file, exc)
+            self._config_stamp = stamp
+            return
+        self.settings = fresh
+        self._config_stamp = stamp
+        monitor = self.__dict__.get("monitor")
+        if monitor is not None:
+            monitor.set_retention(fresh.monitoring_retention_s)
+
+    def monitoring_enabled(self) -> bool:
+        return self.current_settings().monitoring_enabled
 
     @cached_property
     def cache(self):
@@ -61,30 +125,27 @@ class Services:
         return self.backends.get_block_verified(cid) if self.backends_configured() else None
 
     def backends_configured(self) -> bool:
-        """True once any backend is configured, now or since these services were built.
+        """True once any backend is configured (now, or when the manager was built).
 
-        The manager (and its replication.db) is only built then; config.json
-        is re-read when it changes, so backends added by another process count.
+        The manager (and its replication.db) is only built then; the settings
+        are live, so backends added by another process count.
         """
-        if "backends" in self.__dict__ or self.settings.backends:
-            return True
-        try:
-            mtime = self.settings.config_path.stat().st_mtime
-        except OSError:
-            return False
-        if mtime == self._config_mtime:
-            return False
-        self._config_mtime = mtime
-        return bool(Settings.load(self.settings.home).backends)
+        return "backends" in self.__dict__ or bool(self.current_settings().backends)
 
     def replication_targets(self) -> list[str]:
         return self.backends.targets() if self.backends_configured() else []
 
-    @cached_property
+    @property
     def vfs(self):
-        from .content.vfs import Vfs
+        """The VFS with the current ``Settings.vfs`` options (a new one when they change)."""
+        settings = self.current_settings()
+        cached = self._vfs
+        if cached is None or cached[0] is not settings:
+            from .content.vfs import Vfs
 
-        return Vfs(self.content)
+            cached = self._vfs = (settings, Vfs(self.content, settings.vfs_import_options,
+                                                pin_writes=settings.vfs_pin_writes))
+        return cached[1]
 
     @cached_property
     def audit(self):
@@ -102,7 +163,9 @@ class Services:
     def monitor(self):
         from .performance.monitor import PerformanceMonitor
 
-        return PerformanceMonitor(state_path=self.settings.metrics_db)
+        settings = self.current_settings()
+        return PerformanceMonitor(state_path=settings.metrics_db,
+                                  retention=settings.monitoring_retention_s)
 
     @cached_property
     def batch(self):
@@ -141,6 +204,17 @@ class Services:
                 obj.close()
 
 
+def _fixed_fields(settings: Settings) -> dict[str, Any]:
+    """The fields of ``settings`` that config.json and the environment do not give."""
+    names = [f.name for f in fields(Settings) if f.name != "home"]
+    try:
+        loaded = Settings.load(settings.home)
+    except InvalidInput:
+        return {name: getattr(settings, name) for name in names}  # all of them, as given
+    return {name: getattr(settings, name) for name in names
+            if getattr(settings, name) != getattr(loaded, name)}
+
+
 class Kit:
     def __init__(
         self,
@@ -156,12 +230,14 @@ class Kit:
         services: Services | None = None,
     ):
         if services is None:
-            settings = settings or Settings.load(home, audit_url=audit_url)
-            services = Services(settings)
+            if settings is None:
+                settings = Settings.load(home, audit_url=audit_url)
+                services = Services(settings, {"audit_url": audit_url})
+            else:
+                services = Services(settings)
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         self.services = services
-        self.settings = services.settings
         # Local use runs as the OS user, with full rights over their own home.
         self.user = user or getpass.getuser()
         self.role = role
@@ -188,6 +264,11 @@ class Kit:
         """Context manager: run a block as one audited, timed operation (see instrument.tracked)."""
         return tracked(self, action, event_type, role, resource_type)
 
+    @property
+    def settings(self) -> Settings:
+        """The settings last loaded (``services.current_settings()`` checks config.json)."""
+        return self.services.settings
+
     # ---- service objects (seed APIs live on these) ------------------------
     @property
     def audit(self):
@@ -199,6 +280,8 @@ class Kit:
 
     @property
     def monitor(self):
+        """The performance monitor, with the retention config.json sets now."""
+        self.services.current_settings()
         return self.services.monitor
 
     @property
@@ -252,7 +335,9 @@ class Kit:
         details["interface"] = self.interface
         if error:
             details["error"] = error
-        self.monitor.record(f"{op.action}@{op.backend}" if op.backend else op.action, duration_ms, success=status == "success")
+        if self.services.monitoring_enabled():  # the audit event is written either way
+            name = f"{op.action}@{op.backend}" if op.backend else op.action
+            self.services.monitor.record(name, duration_ms, success=status == "success")
         self.audit.log_event(
             event_type,
             op.action,
@@ -564,9 +649,16 @@ class Kit:
 
     @operation("files.write", role="writer", resource_type="path")
     def files_write(self, path: str, source, parents: bool = False, stdin: BinaryIO | None = None) -> dict:
+        """Write a file at a VFS path, imported as ``Settings.vfs`` says (pin_writes: pinned)."""
         note(resource=path)
-        result = self.services.vfs.write(path, source, parents=parents, stdin=stdin)
+        vfs = self.services.vfs
+        result = vfs.write(path, source, parents=parents, stdin=stdin)
         note(bytes=result.get("bytes"), cid=result["cid"])
+        if vfs.pin_writes:
+            pin = self.pin_add(result["cid"])
+            result["pinned"] = True
+            if "replication" in pin:
+                result["replication"] = pin["replication"]
         return result
 
     @operation("files.read", resource_type="path")

@@ -4,6 +4,11 @@ The tree is an ordinary UnixFS DAG. Every change rebuilds the directories on
 the path from the changed entry up to the root (copy-on-write) and then swaps
 the root in ``store.db`` inside one exclusive transaction, so two processes
 editing at once serialise instead of losing an update. The root is a GC root.
+
+``options`` (the VFS wizard's ``Settings.vfs``: CID version, chunker, raw
+leaves, trickle) decide how written files are imported and the CID version of
+rebuilt directories; ``pin_writes`` tells the caller (``Kit.files_write``) to
+pin each written file. The Kit builds a new ``Vfs`` when the settings change.
 """
 
 from __future__ import annotations
@@ -39,9 +44,11 @@ class _Dir:
 
 
 class Vfs:
-    def __init__(self, store: ContentStore, options: ImportOptions | None = None):
+    def __init__(self, store: ContentStore, options: ImportOptions | None = None,
+                 pin_writes: bool = False):
         self.store = store
         self.options = options or ImportOptions()
+        self.pin_writes = pin_writes
 
     # ---- reading -----------------------------------------------------------
     def root_cid(self) -> CID:
@@ -135,7 +142,9 @@ class Vfs:
     def write(self, path: str, source, parents: bool = False, stdin=None) -> dict:
         """Write a file (bytes, a stream, or a local path) at ``path``, replacing it."""
         parts = split_vfs_path(path)
-        opts = AddOptions(cid_version=self.options.cid_version, raw_leaves=self.options.raw_leaves)
+        o = self.options
+        opts = AddOptions(cid_version=o.cid_version, chunker=f"size-{o.chunk_size}",
+                          raw_leaves=o.raw_leaves, trickle=o.trickle)
         with self.store.lock.shared():
             adder = Adder(opts, self.store.blocks.put)
             result = adder.add_sources([source], stdin)

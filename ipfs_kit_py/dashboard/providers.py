@@ -11,17 +11,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..config import MONITORING_DEFAULTS
 from .widgets import KitProvider, WidgetConfig, WidgetManager
 
 FINDING_STATUSES = ("failure", "denied", "error")
 FINDINGS_WINDOW = 24 * 3600
-DEFAULT_THRESHOLDS = {"latency_p95_ms": 500.0, "error_rate_percent": 5.0, "cpu_percent": 80.0,
-                      "memory_percent": 85.0, "failed_logins_per_hour": 10}
+DEFAULT_THRESHOLDS = {k: MONITORING_DEFAULTS[k] for k in (
+    "latency_p95_ms", "error_rate_percent", "cpu_percent", "memory_percent",
+    "failed_logins_per_hour")}
 
 
 def thresholds(kit) -> dict[str, float]:
-    """Alert thresholds: the monitoring wizard's values over the defaults."""
-    configured = kit.settings.monitoring or {}
+    """Alert thresholds: the monitoring wizard's values over the defaults (config.json now)."""
+    configured = kit.services.current_settings().monitoring or {}
     return {k: configured.get(k, v) for k, v in DEFAULT_THRESHOLDS.items()}
 
 

@@ -230,6 +230,7 @@ class Wizard:
             note(resource=str(before.config_path), wizard=self.wizard_id, template=self.template,
                  sections=sorted(changes), changes=diff)
             after.save()
+            kit.services.reload_settings()  # this process at once; others on their next stat
             self.after_apply(kit, values)
             event_id = op.event_id
         return {"wizard_id": self.wizard_id, "template": self.template, "applied": True,
@@ -436,10 +437,10 @@ class MonitoringSetupWizard(Wizard):
         return [
             Step("metrics", "Metrics", "What is collected and exposed.", (
                 Field("enabled", "Collect performance metrics", "bool", default=True),
-                Field("retention", "Keep samples for", default="7d", pattern=r"\d+[hdw]",
+                Field("retention", "Keep samples for", default="7d", pattern=r"[1-9]\d*[hdw]",
                       help="a duration such as 24h, 7d or 2w"),
                 Field("prometheus", "Expose /metrics for Prometheus", "bool", default=True),
-            )),
+            ), check=_check_retention),
             Step("alerts", "Alert thresholds", "The dashboard raises an alert when one is crossed.", (
                 Field("latency_p95_ms", "p95 latency above (ms)", "float", default=500.0, min=1, max=600_000),
                 Field("error_rate_percent", "Error rate above (%)", "float", default=5.0, min=0, max=100),
@@ -454,6 +455,16 @@ class MonitoringSetupWizard(Wizard):
         keys = ("enabled", "retention", "prometheus", "latency_p95_ms", "error_rate_percent",
                 "cpu_percent", "memory_percent", "failed_logins_per_hour")
         return {"monitoring": {k: values[k] for k in keys}}
+
+
+def _check_retention(values: dict[str, Any]) -> dict[str, str]:
+    from ..config import parse_retention
+
+    try:
+        parse_retention(values["retention"])
+    except InvalidInput as exc:
+        return {"retention": str(exc).removeprefix("monitoring.retention ")}
+    return {}
 
 
 # ---- manager -------------------------------------------------------------------------

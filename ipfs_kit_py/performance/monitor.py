@@ -6,6 +6,10 @@ thread (with ``state_path``) or the next query (in memory) drains the deque
 into the sample store, so persistence costs the caller nothing per call.
 With ``state_path`` (the Kit passes ``metrics.db``), samples and baselines are
 in SQLite and every process sharing the home sees them.
+
+Samples are kept for ``retention`` seconds (default 7 days; the Kit passes the
+monitoring wizard's ``retention``): queries ignore older ones at once and the
+next flush deletes them (then once an hour). Prometheus totals are never pruned.
 """
 
 from __future__ import annotations
@@ -41,14 +45,30 @@ _BASELINE_KEEP = 5000  # order statistics kept per baseline
 _PRUNE_EVERY_S = 3600.0
 
 
-def parse_timeframe(timeframe: str) -> float:
-    """``'1h'``, ``'24h'``, ``'7d'`` (any ``<n>s|m|h|d`` up to 7 days) -> seconds."""
+def parse_timeframe(timeframe: str, limit: float = RETENTION_S) -> float:
+    """``'1h'``, ``'24h'``, ``'7d'`` (any ``<n>s|m|h|d`` up to ``limit``, 7 days) -> seconds."""
     match = _TIMEFRAME.match(timeframe) if isinstance(timeframe, str) else None
     if not match:
         raise InvalidInput(f"unknown timeframe {timeframe!r}; use e.g. 1h, 24h or 7d")
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > RETENTION_S:
-        raise InvalidInput(f"timeframe {timeframe} is longer than the 7d the monitor keeps")
+    if seconds > limit:
+        raise InvalidInput(
+            f"timeframe {timeframe} is longer than the {duration_label(limit)} the monitor keeps")
+    return float(seconds)
+
+
+def duration_label(seconds: float) -> str:
+    """604800 -> ``'7d'``, 86400 -> ``'1d'``, 7200 -> ``'2h'``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _check_retention(seconds: Any) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) \
+            or not 0 < seconds < math.inf:
+        raise InvalidInput(f"retention must be a number of seconds > 0, not {seconds!r}")
     return float(seconds)
 
 
@@ -86,8 +106,10 @@ class _Tracker:
 
 class PerformanceMonitor:
     def __init__(self, state_path: str | os.PathLike | None = None, *, flush_interval: float = 1.0,
-                 clock: Callable[[], float] = time.time, max_pending: int = 50_000):
+                 clock: Callable[[], float] = time.time, max_pending: int = 50_000,
+                 retention: float = RETENTION_S):
         self.state_path = Path(state_path) if state_path is not None else None
+        self.retention_s = _check_retention(retention)
         self._store = SqliteSampleStore(self.state_path) if self.state_path else MemorySampleStore()
         self._pending: deque = deque()
         self._append = self._pending.append
@@ -180,7 +202,21 @@ class PerformanceMonitor:
             now = self._clock()
             if now - self._last_prune >= _PRUNE_EVERY_S:
                 self._last_prune = now
-                self._store.prune(now - RETENTION_S)
+                self._store.prune(now - self.retention_s)
+
+    def set_retention(self, seconds: float) -> None:
+        """Keep samples for ``seconds`` from now on; shortening it prunes on the next flush."""
+        seconds = _check_retention(seconds)
+        if seconds < self.retention_s:
+            self._last_prune = 0.0
+        self.retention_s = seconds
+
+    def _parse_timeframe(self, timeframe: str) -> float:
+        return parse_timeframe(timeframe, max(RETENTION_S, self.retention_s))
+
+    def _window(self, name: str | None, since: float, now: float) -> dict:
+        """Samples since ``since``, never older than the retention (even before they are pruned)."""
+        return self._store.window(name, max(since, now - self.retention_s))
 
     def _flush_loop(self, interval: float) -> None:
         while not self._stop.wait(interval):
@@ -195,12 +231,12 @@ class PerformanceMonitor:
 
         With ``name=None``: ``{"timeframe": ..., "operations": {name: metrics}}``.
         """
-        seconds = parse_timeframe(timeframe)
+        seconds = self._parse_timeframe(timeframe)
         if name is not None:
             _check_name(name)
         self.flush()
         now = self._clock()
-        data = self._store.window(name, now - seconds)
+        data = self._window(name, now - seconds, now)
         if name is not None:
             return self._summarize(name, data.get(name), timeframe, seconds)
         return {"timeframe": timeframe,
@@ -235,10 +271,10 @@ class PerformanceMonitor:
     def set_baseline(self, name: str, timeframe: str = "24h") -> dict[str, Any]:
         """Store ``name``'s current latency distribution (the window's samples) as its baseline."""
         _check_name(name)
-        seconds = parse_timeframe(timeframe)
+        seconds = self._parse_timeframe(timeframe)
         self.flush()
         now = self._clock()
-        series = self._store.window(name, now - seconds).get(name)
+        series = self._window(name, now - seconds, now).get(name)
         durations = series[1] if series is not None else np.empty(0)
         n = len(durations)
         if n == 0:
@@ -263,14 +299,14 @@ class PerformanceMonitor:
                          min_ratio: float = 1.2) -> dict[str, Any]:
         """Compare samples since the baseline (within ``timeframe``) against it (Mann-Whitney U)."""
         _check_name(name)
-        seconds = parse_timeframe(timeframe)
+        seconds = self._parse_timeframe(timeframe)
         baseline = self._store.get_baseline(name)
         if baseline is None:
             raise NotFound(f"no baseline for operation {name!r}; set one with "
                            f"`ipfs-kit performance baseline --operation {name}`")
         self.flush()
         now = self._clock()
-        series = self._store.window(name, max(now - seconds, baseline["set_at"])).get(name)
+        series = self._window(name, max(now - seconds, baseline["set_at"]), now).get(name)
         current = series[1] if series is not None else np.empty(0)
         verdict = compare(current, baseline["samples"], alpha=alpha, min_ratio=min_ratio)
         summary = {k: v for k, v in baseline.items() if k != "samples"}
@@ -290,7 +326,7 @@ class PerformanceMonitor:
         cpu_threshold = _check_threshold(cpu_threshold, "cpu_threshold")
         memory_threshold = _check_threshold(memory_threshold, "memory_threshold")
         error_rate_threshold = _check_threshold(error_rate_threshold, "error_rate_threshold")
-        seconds = parse_timeframe(timeframe)
+        seconds = self._parse_timeframe(timeframe)
         usage = usage or self.get_resource_usage(interval)
         findings: list[dict[str, Any]] = []
 
@@ -317,7 +353,7 @@ class PerformanceMonitor:
         self.flush()
         now = self._clock()
         since = now - seconds
-        history = self._store.window(None, now - RETENTION_S)
+        history = self._window(None, now - self.retention_s, now)
         baselines = self._store.baselines()
         findings = []
         for name, (ts, durations, ok) in sorted(history.items()):
@@ -359,7 +395,7 @@ class PerformanceMonitor:
             "total_failures": sum(t["failures"] for t in totals.values()),
             "samples_stored": self._store.sample_count(),
             "samples_dropped": self._store.dropped,
-            "retention": "7d",
+            "retention": duration_label(self.retention_s),
             "active_operations": len(self._active),
             "baselines": sorted(self._store.baselines()),
             "started_at": self._started_at,

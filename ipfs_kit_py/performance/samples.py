@@ -1,9 +1,9 @@
 """Where the monitor keeps its samples: in memory, or in SQLite shared by processes.
 
 Both stores hold every sample ``(operation, timestamp, duration_ms, ok)``
-for the retention period (7 days), per-operation running totals with a
-latency histogram (for Prometheus, monotonic and never pruned), and
-baselines. Quantiles are computed from the stored samples, so they are exact.
+for the monitor's retention period (default 7 days), per-operation running
+totals with a latency histogram (for Prometheus, monotonic and never pruned),
+and baselines. Quantiles are computed from the stored samples, so they are exact.
 """
 
 from __future__ import annotations

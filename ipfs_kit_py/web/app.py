@@ -4,8 +4,9 @@
 - ``/``, ``/overview``, ``/content``, ``/audit``, ``/analytics``,
   ``/performance``, ``/wizards``: pages (HTML shells whose script fetches the
   API and draws charts with the vendored Chart.js), ``/login``, ``/logout``;
-- ``/metrics``: Prometheus text; ``/mcp``: the MCP server's streamable HTTP
-  app, when ``ipfs_kit_py.mcp.unified_mcp_server.create_http_app`` exists;
+- ``/metrics``: Prometheus text (404 while ``monitoring.prometheus`` is false);
+  ``/mcp``: the MCP server's streamable HTTP app, when
+  ``ipfs_kit_py.mcp.unified_mcp_server.create_http_app`` exists;
 - ``/static/...``: this package's CSS, JS and vendored libraries (no CDN).
 
 Errors: an ``IpfsKitError`` becomes ``{"error": message}`` with its
@@ -33,7 +34,7 @@ from .. import __version__
 from ..audit.auth import TokenStore
 from ..backends.background import replication_loop
 from ..dashboard.providers import builtin_widget_manager
-from ..errors import IpfsKitError, PermissionDenied, Unauthenticated
+from ..errors import IpfsKitError, NotFound, PermissionDenied, Unauthenticated
 from . import api, pages
 from .auth import Reader
 
@@ -45,6 +46,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+PROMETHEUS_OFF = ("Prometheus metrics are off (monitoring.prometheus is false in config.json); "
+                  "turn them on with `ipfs-kit dashboard wizard --wizard-id monitoring_setup` "
+                  "and answer yes to 'Expose /metrics for Prometheus'")
 
 
 def create_app(kit) -> FastAPI:
@@ -89,6 +93,8 @@ def create_app(kit) -> FastAPI:
         from ..performance.metrics_export import CONTENT_TYPE_LATEST, render_prometheus
 
         with ctx.track():
+            if not ctx.kit.services.current_settings().prometheus_enabled:
+                raise NotFound(PROMETHEUS_OFF)
             body = render_prometheus(ctx.kit.monitor, ctx.kit.cache, ctx.kit.batch)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -157,6 +157,9 @@ class RepoStat(TypedDict):
 class VfsStat(NodeStat):
     path: str
     bytes: NotRequired[Annotated[int, Field(ge=0, description="Bytes written (files_write).")]]
+    pinned: NotRequired[Annotated[bool, Field(
+        description="files_write with the VFS setting pin_writes: the file was pinned.")]]
+    replication: NotRequired[Any]
 
 
 class VfsRemoved(TypedDict):

@@ -19,7 +19,7 @@ from .common import caller, structured, tool
 
 Timeframe = Annotated[str, Field(
     pattern=r"^[1-9][0-9]{0,6}[smhd]$",
-    description="Window: <n>s, <n>m, <n>h or <n>d, at most 7d (the monitor keeps 7 days).",
+    description="Window: <n>s, <n>m, <n>h or <n>d, at most 7d (or the monitoring retention).",
 )]
 OperationName = Annotated[str, Field(
     min_length=1, max_length=200, description="Operation name, e.g. content.add or mcp.content_cat.",
