@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_by TEXT,
     last_used_at REAL
 )"""
+LAST_USED_RESOLUTION = 60.0  # seconds: how fresh ``last_used_at`` is kept
 _TOKEN_COLUMNS = "token_id, user_id, role, created_at, created_by, expires_at, revoked_at, revoked_by, last_used_at"
 
 
@@ -136,6 +137,8 @@ class TokenStore:
             existed = self.path.exists()
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._conn.execute("PRAGMA journal_mode = WAL")
+            # Token rows change rarely; last_used_at is advisory. No fsync per request.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute(_SCHEMA)
         except (OSError, sqlite3.DatabaseError) as exc:
             raise InvalidInput(f"cannot open the token store {self.path}: {exc}") from exc
@@ -226,8 +229,11 @@ class TokenStore:
             self._log_failure(info.user_id, info.token_id, source_ip, session_id, f"{info.state} token")
             raise Unauthenticated(f"API token {info.token_id} is {info.state}")
         now = time.time()
-        with self._lock:
-            self._conn.execute("UPDATE tokens SET last_used_at = ? WHERE token_id = ?", (now, info.token_id))
+        if info.last_used_at is None or now - info.last_used_at >= LAST_USED_RESOLUTION:
+            # At most one write per token per minute: not a database write on every request.
+            with self._lock:
+                self._conn.execute("UPDATE tokens SET last_used_at = ? WHERE token_id = ?",
+                                   (now, info.token_id))
         if self.audit is not None:
             self.audit.log_auth_success(info.user_id, source_ip, method="token", action="auth.token",
                                         resource=info.token_id, resource_type="token",

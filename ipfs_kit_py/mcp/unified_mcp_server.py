@@ -44,6 +44,7 @@ from starlette.routing import Mount
 from ulid import ULID
 
 from .. import __version__
+from ..audit.auth import TokenStore
 from ..errors import InvalidInput, IpfsKitError, PermissionDenied, Unauthenticated
 from .tools import ToolSpec, all_specs
 from .tools.common import CallState, begin_call, end_call, one_line
@@ -225,6 +226,9 @@ class McpHttpHandler:
                  allowed_hosts: list[str] | None = None):
         self.kit = kit
         self.server = server
+        # As the web app: successes are not logged per HTTP request (each tool
+        # call's own mcp.<tool> event says who made it); failures are.
+        self.quiet_tokens = TokenStore(kit.settings.auth_db)
         # Browsers cannot attach our bearer token, so DNS-rebinding protection
         # only matters when a deployment wants to pin Host headers.
         security = TransportSecuritySettings(
@@ -269,7 +273,7 @@ class McpHttpHandler:
         source_ip = client[0] if client else None
         token = _bearer_token(scope)
         try:
-            principal = await anyio.to_thread.run_sync(self.kit.auth.authenticate, token, source_ip)
+            principal = await anyio.to_thread.run_sync(self._authenticate, token, source_ip)
         except Unauthenticated as exc:
             await _send_json(send, 401, {"error": str(exc)},
                              [(b"www-authenticate", b'Bearer realm="ipfs-kit", error="invalid_token"')])
@@ -287,6 +291,14 @@ class McpHttpHandler:
         scope["auth"] = AuthCredentials([principal.role])
         scope[PRINCIPAL_SCOPE_KEY] = (principal, source_ip)
         await self.manager.handle_request(scope, receive, send)
+
+
+    def _authenticate(self, token: str | None, source_ip: str | None):
+        try:
+            return self.quiet_tokens.authenticate(token, source_ip)
+        except Unauthenticated:
+            self.kit.auth.authenticate(token, source_ip)  # logs the failure, raises the same error
+            raise
 
 
 def _bearer_token(scope) -> str | None:

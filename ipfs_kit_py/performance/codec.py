@@ -1,8 +1,10 @@
 """How cache values are written to the disk and Redis tiers: never with pickle.
 
-A stored value is a *payload* (from a value codec) plus a 20-byte *header*:
-magic, format version, codec tag, payload length, CRC-32 of the payload and
-the absolute expiry time. Reading checks all of them, so a truncated,
+A stored value is a *payload* (from a value codec) plus a 24-byte *header*:
+magic, format version, codec tag, payload length, XXH3-64 checksum of the
+payload and the absolute expiry time. (XXH3 rather than CRC-32: on a 64 KiB
+block zlib's crc32 cost as much as the whole diskcache read; XXH3 is ~10x
+faster and as good at catching a damaged file.) Reading checks all of them, so a truncated,
 overwritten or foreign entry is detected and dropped as corrupt instead of
 being returned -- or, as pickle would, executed.
 
@@ -15,15 +17,16 @@ from __future__ import annotations
 
 import json
 import struct
-import zlib
 from typing import Any, Protocol
+
+import xxhash
 
 from ..errors import InvalidInput
 
-_HEADER = struct.Struct(">3sBcIId")  # magic, version, tag, length, crc32, expires_at
+_HEADER = struct.Struct(">3sBcIQd")  # magic, version, tag, length, xxh3_64, expires_at
 HEADER_SIZE = _HEADER.size
 _MAGIC = b"IKC"
-_VERSION = 1
+_VERSION = 2  # 1 had a CRC-32: such entries read as foreign (a miss), never as data
 _NO_EXPIRY = 0.0
 
 
@@ -72,7 +75,7 @@ class SafeCodec:
 
 
 def pack_header(tag: bytes, payload: bytes, expires_at: float | None) -> bytes:
-    return _HEADER.pack(_MAGIC, _VERSION, tag, len(payload), zlib.crc32(payload),
+    return _HEADER.pack(_MAGIC, _VERSION, tag, len(payload), xxhash.xxh3_64_intdigest(payload),
                         _NO_EXPIRY if expires_at is None else float(expires_at))
 
 
@@ -80,12 +83,12 @@ def unpack_header(header: Any, payload: bytes) -> tuple[bytes, float | None]:
     """Validate ``header`` against ``payload``; return (codec tag, expires_at)."""
     if type(header) is not bytes or len(header) != HEADER_SIZE:
         raise CorruptEntry("missing or malformed header")
-    magic, version, tag, length, crc, expires_at = _HEADER.unpack(header)
+    magic, version, tag, length, checksum, expires_at = _HEADER.unpack(header)
     if magic != _MAGIC or version != _VERSION:
         raise CorruptEntry("not an ipfs-kit cache entry")
     if len(payload) != length:
         raise CorruptEntry(f"payload is {len(payload)} bytes, header says {length}")
-    if zlib.crc32(payload) != crc:
+    if xxhash.xxh3_64_intdigest(payload) != checksum:
         raise CorruptEntry("payload checksum mismatch")
     return tag, (None if expires_at == _NO_EXPIRY else expires_at)
 
