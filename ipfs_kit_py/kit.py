@@ -195,7 +195,7 @@ class Services:
     def backends(self):
         from .backends.manager import BackendManager
 
-        return BackendManager(self.settings)
+        return BackendManager(self.current_settings)
 
     def close(self) -> None:
         for name in ("monitor", "cache", "batch", "content", "audit", "backends"):

@@ -27,7 +27,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -65,33 +65,23 @@ def make_backend(name: str, conf: dict[str, Any], settings: Settings) -> Backend
 
 
 class BackendManager:
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.state = ReplicationState(settings.home / "replication.db")
+    def __init__(self, settings: Settings | Callable[[], Settings]):
+        """``settings``: a snapshot, or (as the Kit passes) a function returning the
+        live settings, so backends added by a wizard or another process are seen."""
+        self._settings = settings if callable(settings) else (lambda: settings)
+        first = self._settings()
+        self.state = ReplicationState(first.home / "replication.db")
         self._backends: dict[str, tuple[dict[str, Any], Backend]] = {}
         self._lock = threading.RLock()
         self._portal_cm = None
         self._portal = None
-        self._config_mtime = -1.0  # read backends from config.json on first use
         self._readahead = ReadAhead()
 
-    # ---- configuration ---------------------------------------------------------------
-    def _mtime(self) -> float:
-        try:
-            return self.settings.config_path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-    def _refresh(self) -> None:
-        """Pick up backends added or removed (by the CLI, a wizard) since this manager loaded them."""
-        mtime = self._mtime()
-        if mtime != self._config_mtime:
-            fresh = Settings.load(self.settings.home)
-            self.settings = self.settings.with_changes(backends=fresh.backends, replication=fresh.replication)
-            self._config_mtime = mtime
+    @property
+    def settings(self) -> Settings:
+        return self._settings()
 
     def names(self) -> list[str]:
-        self._refresh()
         return list(self.settings.backends)
 
     @property
@@ -99,7 +89,6 @@ class BackendManager:
         return {**POLICY_DEFAULTS, **self.settings.replication}
 
     def backend(self, name: str) -> Backend:
-        self._refresh()
         conf = self.settings.backends.get(name)
         if conf is None:
             known = ", ".join(self.settings.backends) or "none"
@@ -116,7 +105,6 @@ class BackendManager:
 
     def targets(self) -> list[str]:
         """The backends new pins are copied to: ``replicas - 1`` of the targets, closed breakers first."""
-        self._refresh()
         policy = self.settings.replication
         targets = [t for t in policy.get("targets", []) if t in self.settings.backends]
         wanted = int(policy.get("replicas", len(targets) + 1)) - 1
@@ -183,7 +171,6 @@ class BackendManager:
     def list_backends(self) -> list[dict[str, Any]]:
         from ..dashboard.wizards import redact
 
-        self._refresh()
         targets = set(self.targets())
         counts = self.state.counts()
         out = []
@@ -407,7 +394,6 @@ class BackendManager:
 
     # ---- verified reads -------------------------------------------------------------------
     def read_order(self) -> list[str]:
-        self._refresh()
         order = self.settings.replication.get("read_order") or list(self.settings.backends)
         return [n for n in order if n in self.settings.backends]
 
