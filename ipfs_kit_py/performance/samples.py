@@ -118,19 +118,42 @@ class MemorySampleStore:
 
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS perf_samples (
-    name TEXT NOT NULL, ts REAL NOT NULL, duration_ms REAL NOT NULL, ok INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS perf_samples_name_ts ON perf_samples (name, ts);
+CREATE TABLE IF NOT EXISTS perf_blocks (
+    name TEXT NOT NULL, ts_min REAL NOT NULL, ts_max REAL NOT NULL, n INTEGER NOT NULL,
+    ts BLOB NOT NULL, ms BLOB NOT NULL, ok BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS perf_blocks_name_ts ON perf_blocks (name, ts_max);
+CREATE INDEX IF NOT EXISTS perf_blocks_ts ON perf_blocks (ts_max);
 CREATE TABLE IF NOT EXISTS perf_totals (
     name TEXT PRIMARY KEY, count INTEGER NOT NULL, failures INTEGER NOT NULL,
     sum_ms REAL NOT NULL, buckets TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS perf_baselines (
     name TEXT PRIMARY KEY, set_at REAL NOT NULL, summary TEXT NOT NULL, samples BLOB NOT NULL);
 """
+_BUCKET_BOUNDS = np.asarray(BUCKETS_MS, dtype=float)
+
+
+def _columns(rows: list[Row]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rows grouped by operation as (timestamps, durations, ok) arrays."""
+    names, ts, ms, ok = zip(*rows, strict=True)
+    ts_a, ms_a, ok_a = np.array(ts, dtype="<f8"), np.array(ms, dtype="<f8"), np.array(ok, dtype=bool)
+    distinct = set(names)
+    if len(distinct) == 1:
+        return {names[0]: (ts_a, ms_a, ok_a)}
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, name in enumerate(names):
+        where[name].append(i)
+    return {name: (ts_a[idx], ms_a[idx], ok_a[idx]) for name, idx in where.items()}
 
 
 class SqliteSampleStore:
-    """Samples in ``metrics.db`` (WAL): a CLI process reads what the service wrote."""
+    """Samples in ``metrics.db`` (WAL): a CLI process reads what the service wrote.
+
+    Each flush stores one *block* per operation: its timestamps, durations and
+    outcomes as packed arrays (``perf_blocks``), with the block's time range
+    for lookups. A row per sample cost more than the whole in-memory record
+    path (SQLite insert ~3 us a row here); a block costs well under 1 us a
+    sample, and a window read is a few BLOBs turned into numpy arrays.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -146,29 +169,55 @@ class SqliteSampleStore:
             raise IpfsKitError(f"cannot open metrics database {self.path}: {exc}") from exc
         self._lock = threading.Lock()
         self.dropped = 0
+        self._migrate_rows()
+
+    def _migrate_rows(self) -> None:
+        """Samples an older version stored one per row become blocks (once)."""
+        db = self._db
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'perf_samples'").fetchone():
+            return
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'perf_samples'").fetchone():
+                    rows = db.execute("SELECT name, ts, duration_ms, ok FROM perf_samples ORDER BY ts").fetchall()
+                    if rows:
+                        self._insert_blocks(_columns([(n, t, m, bool(o)) for n, t, m, o in rows]))
+                    db.execute("DROP TABLE perf_samples")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _insert_blocks(self, groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        self._db.executemany(
+            "INSERT INTO perf_blocks (name, ts_min, ts_max, n, ts, ms, ok) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(name, float(ts.min()), float(ts.max()), len(ts), ts.astype("<f8").tobytes(),
+              ms.astype("<f8").tobytes(), ok.astype(np.uint8).tobytes())
+             for name, (ts, ms, ok) in groups.items() if len(ts)])
 
     def append(self, rows: list[Row]) -> None:
         if not rows:
             return
-        delta: dict[str, dict[str, Any]] = {}
-        _add_totals(delta, rows)
+        groups = _columns(rows)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany("INSERT INTO perf_samples (name, ts, duration_ms, ok) VALUES (?, ?, ?, ?)",
-                               [(n, ts, ms, 1 if ok else 0) for n, ts, ms, ok in rows])
-                for name, d in delta.items():
+                self._insert_blocks(groups)
+                for name, (_ts, ms, ok) in groups.items():
                     row = db.execute("SELECT count, failures, sum_ms, buckets FROM perf_totals WHERE name = ?",
                                      (name,)).fetchone()
                     if row is None:
-                        count, failures, sum_ms, buckets = 0, 0, 0.0, [0] * len(d["buckets"])
+                        count, failures, sum_ms, buckets = 0, 0, 0.0, [0] * (len(BUCKETS_MS) + 1)
                     else:
                         count, failures, sum_ms, buckets = row[0], row[1], row[2], json.loads(row[3])
-                    merged = [a + b for a, b in zip(buckets, d["buckets"], strict=True)]
+                    hist = np.bincount(np.searchsorted(_BUCKET_BOUNDS, ms, side="left"),
+                                       minlength=len(BUCKETS_MS) + 1)
+                    merged = [int(a + b) for a, b in zip(buckets, hist, strict=True)]
                     db.execute("INSERT OR REPLACE INTO perf_totals VALUES (?, ?, ?, ?, ?)",
-                               (name, count + d["count"], failures + d["failures"], sum_ms + d["sum_ms"],
-                                json.dumps(merged)))
+                               (name, count + len(ms), failures + int((~ok).sum()),
+                                sum_ms + float(ms.sum()), json.dumps(merged)))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -177,24 +226,49 @@ class SqliteSampleStore:
     def window(self, name: str | None, since: float) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
         with self._lock:
             if name is None:
-                rows = self._db.execute(
-                    "SELECT name, ts, duration_ms, ok FROM perf_samples WHERE ts >= ?", (since,)).fetchall()
+                rows = self._db.execute("SELECT name, ts, ms, ok FROM perf_blocks WHERE ts_max >= ? ORDER BY rowid",
+                                        (since,)).fetchall()
             else:
-                rows = self._db.execute(
-                    "SELECT name, ts, duration_ms, ok FROM perf_samples WHERE name = ? AND ts >= ?",
-                    (name, since)).fetchall()
+                rows = self._db.execute("SELECT name, ts, ms, ok FROM perf_blocks WHERE name = ? AND ts_max >= ? "
+                                        "ORDER BY rowid", (name, since)).fetchall()
         grouped: dict[str, list] = defaultdict(list)
-        for r in rows:
-            grouped[r[0]].append(r[1:])
+        for n, ts, ms, ok in rows:
+            grouped[n].append((np.frombuffer(ts, dtype="<f8"), np.frombuffer(ms, dtype="<f8"),
+                               np.frombuffer(ok, dtype=np.uint8)))
         out = {}
-        for n, items in grouped.items():
-            arr = np.array(items, dtype=float)
-            out[n] = (arr[:, 0], arr[:, 1], arr[:, 2].astype(bool))
+        for n, parts in grouped.items():
+            ts = np.concatenate([p[0] for p in parts])
+            ms = np.concatenate([p[1] for p in parts])
+            ok = np.concatenate([p[2] for p in parts]).astype(bool)
+            keep = ts >= since
+            ts, ms, ok = ts[keep], ms[keep], ok[keep]
+            if len(ts) > 1 and np.any(ts[1:] < ts[:-1]):
+                order = np.argsort(ts, kind="stable")
+                ts, ms, ok = ts[order], ms[order], ok[order]
+            if len(ts):
+                out[n] = (ts, ms, ok)
         return out
 
     def prune(self, before: float) -> None:
+        """Drop samples older than ``before``: whole blocks, and the old part of blocks that straddle it."""
         with self._lock:
-            self._db.execute("DELETE FROM perf_samples WHERE ts < ?", (before,))
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM perf_blocks WHERE ts_max < ?", (before,))
+                straddling = db.execute("SELECT rowid, name, ts, ms, ok FROM perf_blocks WHERE ts_min < ?",
+                                        (before,)).fetchall()
+                for rowid, name, ts_b, ms_b, ok_b in straddling:
+                    ts = np.frombuffer(ts_b, dtype="<f8")
+                    keep = ts >= before
+                    ms = np.frombuffer(ms_b, dtype="<f8")[keep]
+                    ok = np.frombuffer(ok_b, dtype=np.uint8)[keep].astype(bool)
+                    db.execute("DELETE FROM perf_blocks WHERE rowid = ?", (rowid,))
+                    self._insert_blocks({name: (ts[keep], ms, ok)})
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
     def totals(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -203,7 +277,7 @@ class SqliteSampleStore:
 
     def sample_count(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM perf_samples").fetchone()[0]
+            return self._db.execute("SELECT COALESCE(SUM(n), 0) FROM perf_blocks").fetchone()[0]
 
     def set_baseline(self, name: str, record: dict[str, Any]) -> None:
         samples = np.asarray(record["samples"], dtype="<f8").tobytes()

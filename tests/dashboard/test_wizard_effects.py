@@ -196,8 +196,11 @@ def test_prometheus_off_makes_metrics_404_in_a_running_server(home, cli, tmp_pat
 
 
 def _stored_timestamps(home) -> list[float]:
+    import numpy as np
+
     with sqlite3.connect(home / "metrics.db") as db:
-        return [row[0] for row in db.execute("SELECT ts FROM perf_samples ORDER BY ts")]
+        blocks = [row[0] for row in db.execute("SELECT ts FROM perf_blocks")]
+    return sorted(float(t) for block in blocks for t in np.frombuffer(block, dtype="<f8"))
 
 
 def test_retention_prunes_old_samples(kit, home):

@@ -124,10 +124,10 @@ def test_samples_are_buffered_then_persisted(tmp_path):
     for i in range(100):
         m.record("op", float(i))
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM perf_samples").fetchone()[0] == 0  # no per-call I/O
+        assert conn.execute("SELECT COALESCE(SUM(n), 0) FROM perf_blocks").fetchone()[0] == 0  # no per-call I/O
     m.close()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM perf_samples").fetchone()[0] == 100
+        assert conn.execute("SELECT COALESCE(SUM(n), 0) FROM perf_blocks").fetchone()[0] == 100
 
 
 def test_background_flush_makes_samples_visible_to_another_process(tmp_path):
@@ -138,7 +138,7 @@ def test_background_flush_makes_samples_visible_to_another_process(tmp_path):
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         with sqlite3.connect(db) as conn:
-            if conn.execute("SELECT COUNT(*) FROM perf_samples").fetchone()[0] == 30:
+            if conn.execute("SELECT COALESCE(SUM(n), 0) FROM perf_blocks").fetchone()[0] == 30:
                 break
         time.sleep(0.02)
     script = (
@@ -334,3 +334,20 @@ def test_resource_usage_reports_rates_from_two_readings(monitor):
     start = time.monotonic()
     again = monitor.get_resource_usage(interval=0.01)
     assert time.monotonic() - start < 0.5 and again["interval_s"] >= 0.01
+
+
+def test_samples_stored_row_by_row_by_an_older_version_are_kept(tmp_path):
+    db = tmp_path / "metrics.db"
+    now = time.time()
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE perf_samples (name TEXT NOT NULL, ts REAL NOT NULL, "
+                     "duration_ms REAL NOT NULL, ok INTEGER NOT NULL)")
+        conn.executemany("INSERT INTO perf_samples VALUES (?, ?, ?, ?)",
+                         [("old.op", now - 60 + i, float(i), 1 if i % 4 else 0) for i in range(40)])
+    m = PerformanceMonitor(db, flush_interval=3600)
+    metrics = m.get_metrics("old.op", "1h")
+    assert metrics["count"] == 40 and metrics["success_rate"] == 75.0
+    assert metrics["p50_ms"] == pytest.approx(float(np.percentile(np.arange(40.0), 50)))
+    m.close()
+    with sqlite3.connect(db) as conn:
+        assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'perf_samples'").fetchone()
