@@ -20,13 +20,14 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import fields
 from functools import cached_property
 from typing import Any, BinaryIO
 
 from .config import Settings
 from .content.adder import AddOptions, AddResult
-from .core.cid import cid_str
+from .core.cid import cid_str, parse_cid
 from .errors import InvalidInput, PermissionDenied
 from .instrument import ROLES, note, operation, tracked
 
@@ -453,6 +454,28 @@ class Kit:
         }
 
     # ---- audit anchoring ---------------------------------------------------
+    def change_config(self, changes_for: Callable[[Settings], dict[str, Any]],
+                      then: Callable[[], Any] | None = None, **details: Any) -> dict[str, Any]:
+        """One audited ``config.change``: read config.json afresh (without env overrides),
+        apply ``changes_for(before)``, save atomically, reload; ``then`` runs inside it.
+
+        Returns ``{"changes": [{path, old, new}], "event_id", "settings_path"}``.
+        """
+        from .dashboard.wizards import config_diff
+
+        with self.track("config.change", event_type="config", role="admin", resource_type="config") as op:
+            # Another wizard run or process may have changed it since this Kit loaded it.
+            before = Settings.load(self.settings.home, env=False)  # never persist env overrides
+            changes = changes_for(before)
+            after = before.with_changes(**changes)
+            diff = config_diff(before.to_dict(), after.to_dict())
+            note(resource=str(before.config_path), sections=sorted(changes), changes=diff, **details)
+            after.save()
+            self.services.reload_settings()  # this process at once; others on their next stat
+            if then is not None:
+                then()
+        return {"changes": diff, "event_id": op.event_id, "settings_path": str(before.config_path)}
+
     # ---- storage backends ----------------------------------------------------
     @operation("backend.list", event_type="backend", resource_type=None)
     def backend_list(self) -> list[dict]:
@@ -487,60 +510,30 @@ class Kit:
     @operation("backend.rm", event_type="config", role="admin", resource_type="backend")
     def backend_rm(self, name: str) -> dict:
         """Remove a backend from config.json and the replication policy; its stored copies stay where they are."""
+        from .backends import policy
+
         note(resource=name)
-        with self.track("config.change", event_type="config", role="admin", resource_type="config"):
-            current = Settings.load(self.settings.home, env=False)
+
+        def without(current: Settings) -> dict[str, Any]:
             if name not in current.backends:
                 known = ", ".join(current.backends) or "none"
                 raise InvalidInput(f"no backend named {name!r} (configured: {known})")
-            backends = {k: v for k, v in current.backends.items() if k != name}
-            replication = dict(current.replication)
-            for key in ("targets", "read_order"):
-                if key in replication:
-                    replication[key] = [t for t in replication[key] if t != name]
-            if not replication.get("targets"):
-                replication = {}
-            current.with_changes(backends=backends, replication=replication).save()
-            note(resource=str(current.config_path), removed_backend=name)
+            return {"backends": {k: v for k, v in current.backends.items() if k != name},
+                    "replication": policy.without_backend(current, name)}
+
+        self.change_config(without, removed_backend=name)
         self.backends.forget_backend(name)
-        return {"removed": name, "backends": sorted(backends)}
+        return {"removed": name, "backends": sorted(self.settings.backends)}
 
     @operation("backend.policy", event_type="config", role="admin", resource_type=None)
     def backend_policy(self, **changes: Any) -> dict:
         """Show, or change, the replication policy: replicas, targets, read_order, retry and breaker knobs."""
-        from .backends.manager import POLICY_DEFAULTS
+        from .backends import policy
 
-        allowed = {"replicas": int, "targets": list, "read_order": list, "sync_interval_seconds": float,
-                   **{k: type(v) for k, v in POLICY_DEFAULTS.items()}}
         changes = {k: v for k, v in changes.items() if v is not None}
-        unknown = sorted(set(changes) - set(allowed))
-        if unknown:
-            raise InvalidInput(f"unknown policy setting(s) {', '.join(unknown)}; settings: {', '.join(allowed)}")
-        current = Settings.load(self.settings.home, env=False)
-        policy = dict(current.replication)
-        for key, value in changes.items():
-            kind = allowed[key]
-            if kind is list:
-                names = [n for n in (value.split(",") if isinstance(value, str) else value) if n]
-                missing = [n for n in names if n not in current.backends]
-                if missing:
-                    raise InvalidInput(f"{key}: no backend named {', '.join(missing)} "
-                                       f"(configured: {', '.join(current.backends) or 'none'})")
-                policy[key] = names
-            else:
-                try:
-                    number = kind(value)
-                except (TypeError, ValueError):
-                    raise InvalidInput(f"{key} must be a number, not {value!r}") from None
-                if number <= 0 or (key == "replicas" and number > 10):
-                    raise InvalidInput(f"{key} must be positive{' and at most 10' if key == 'replicas' else ''}")
-                policy[key] = number
         if changes:
-            with self.track("config.change", event_type="config", role="admin", resource_type="config"):
-                current.with_changes(replication=policy).save()
-                note(resource=str(current.config_path), replication=policy)
-        return {**POLICY_DEFAULTS, "replicas": 1, "targets": [], "read_order": list(current.backends),
-                "sync_interval_seconds": 60.0, **policy}
+            self.change_config(lambda current: {"replication": policy.changed(current, changes)})
+        return policy.effective(self.services.current_settings())
 
     @operation("backend.test", event_type="backend", resource_type="backend")
     def backend_test(self, name: str) -> dict:
@@ -585,25 +578,19 @@ class Kit:
     def backend_get_block(self, name: str, cid: str) -> bytes:
         """One block from one backend, verified against its CID."""
         note(resource=cid)
-        return self.backends.get_block_from(name, self._cid(cid))
+        return self.backends.get_block_from(name, parse_cid(cid))
 
     @operation("backend.has", event_type="backend")
     def backend_has(self, name: str, cid: str) -> bool:
         """Whether a backend holds ``cid`` (a block, or a whole stored DAG)."""
         note(resource=cid)
-        return self.backends.has_on(name, self._cid(cid))
+        return self.backends.has_on(name, parse_cid(cid))
 
     @operation("backend.stored", event_type="backend", resource_type="backend")
     def backend_stored(self, name: str) -> list[str]:
         """The DAG roots a backend holds (kubo: recursive pins; S3: stored DAGs; local: pin markers)."""
         note(resource=name)
         return self.backends.stored_on(name)
-
-    @staticmethod
-    def _cid(text: str):
-        from .core.cid import parse_cid
-
-        return parse_cid(text)
 
     @operation("backend.unpin", event_type="backend", role="writer")
     def backend_unpin(self, cid: str, backends: list[str] | None = None) -> dict:

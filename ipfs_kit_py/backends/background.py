@@ -16,7 +16,7 @@ logger = logging.getLogger("ipfs_kit.replication")
 async def replication_loop(kit) -> None:
     worker = kit.as_principal("replication", "writer", None, interface="server")
     while True:
-        interval = float(kit.backends.policy.get("sync_interval_seconds", 60))
+        interval = float(kit.backends.policy["sync_interval_seconds"])
         await anyio.sleep(max(interval, 0.5))
         try:
             if kit.backends.names() and kit.backends.state.due():

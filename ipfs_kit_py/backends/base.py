@@ -57,7 +57,7 @@ class Backend(ABC):
     """Base class; ``name`` is the configured name, ``conf`` its config.json entry."""
 
     kind: str = ""
-    has_pins: bool = True
+    uses_hints: bool = False  # get_block looks inside stored DAGs named by ``hints``
 
     def __init__(self, name: str, conf: dict[str, Any]):
         self.name = name

@@ -37,13 +37,12 @@ from ..config import Settings
 from ..core.cid import cid_str, parse_cid, verify_block
 from ..errors import BackendError, CorruptBlock, InvalidInput, IpfsKitError, NotFound
 from ..instrument import Operation, current_operation, set_current_operation, tracked
+from . import policy as replication_policy
 from .base import Backend, BackendUnavailable, BackendUnsupported, BlockMissing, PutResult
 from .readahead import ReadAhead
 from .state import ReplicationState
 
 KINDS = ("local", "kubo", "s3")
-POLICY_DEFAULTS = {"retry_base_seconds": 1.0, "retry_max_seconds": 300.0,
-                   "circuit_threshold": 5, "circuit_cooldown_seconds": 30.0, "concurrency": 4}
 _PERMANENT = (BackendUnsupported, InvalidInput, NotFound, CorruptBlock)
 
 
@@ -86,7 +85,7 @@ class BackendManager:
 
     @property
     def policy(self) -> dict[str, Any]:
-        return {**POLICY_DEFAULTS, **self.settings.replication}
+        return replication_policy.effective(self.settings)
 
     def backend(self, name: str) -> Backend:
         conf = self.settings.backends.get(name)
@@ -105,9 +104,8 @@ class BackendManager:
 
     def targets(self) -> list[str]:
         """The backends new pins are copied to: ``replicas - 1`` of the targets, closed breakers first."""
-        policy = self.settings.replication
-        targets = [t for t in policy.get("targets", []) if t in self.settings.backends]
-        wanted = int(policy.get("replicas", len(targets) + 1)) - 1
+        current = self.policy
+        targets, wanted = current["targets"], int(current["replicas"]) - 1
         now = time.time()
         closed = [t for t in targets if self.state.breaker(t)["open_until"] <= now]
         return (closed + [t for t in targets if t not in closed])[:max(wanted, 0)]
@@ -151,14 +149,16 @@ class BackendManager:
             try:
                 result = await fn(*args)
             except (BlockMissing, BackendUnsupported):
-                self.state.breaker_success(name)  # it answered: the backend itself is fine
+                if breaker["failures"]:
+                    self.state.breaker_success(name)  # it answered: the backend itself is fine
                 raise
             except BackendError as exc:
                 policy = self.policy
                 self.state.breaker_failure(name, str(exc), int(policy["circuit_threshold"]),
                                            float(policy["circuit_cooldown_seconds"]))
                 raise
-            self.state.breaker_success(name)
+            if breaker["failures"]:  # no write on the hot path when there is nothing to reset
+                self.state.breaker_success(name)
             if isinstance(result, bytes):
                 op.bytes = len(result)
             elif isinstance(result, PutResult):
@@ -184,31 +184,31 @@ class BackendManager:
             })
         return out
 
+    async def _probe(self, name: str, backend: Backend, guarded: bool = True) -> dict[str, Any]:
+        """``backend.health()`` with its round trip; through the breaker unless not configured yet."""
+        start = time.perf_counter()
+        if guarded:
+            info = await self._guarded(name, "health", backend.health)
+        else:
+            with _observe("health", name, None):
+                info = await backend.health()
+        return {"name": name, **info, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
+
     def test(self, name: str) -> dict[str, Any]:
         """Probe one backend; raise its one-line ``BackendError`` when it is not usable."""
-        backend = self.backend(name)
-
-        async def probe():
-            start = time.perf_counter()
-            info = await self._guarded(name, "health", backend.health)
-            return {"name": name, **info, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
-
-        return self._run(probe)
+        return self._run(self._probe, name, self.backend(name))
 
     def test_config(self, name: str, conf: dict[str, Any]) -> dict[str, Any]:
         """Probe a backend that is not configured yet (``backend add`` tests before it writes)."""
         backend = make_backend(name, conf, self.settings)
 
-        async def probe():
-            start = time.perf_counter()
+        async def probe_once():
             try:
-                with _observe("health", name, None):
-                    info = await backend.health()
+                return await self._probe(name, backend, guarded=False)
             finally:
                 await backend.aclose()
-            return {"name": name, **info, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
 
-        return self._run(probe)
+        return self._run(probe_once)
 
     def health(self) -> dict[str, dict[str, Any]]:
         """``{name: {"healthy": bool, ...}}`` for every configured backend, probed concurrently."""
@@ -218,10 +218,9 @@ class BackendManager:
         async def one(name: str):
             try:
                 backend = self.backend(name)
-                start = time.perf_counter()
                 with anyio.fail_after(min(backend.timeout, 10.0)):
-                    info = await self._guarded(name, "health", backend.health)
-                results[name] = {**info, "latency_ms": round((time.perf_counter() - start) * 1000, 2)}
+                    info = await self._probe(name, backend)
+                results[name] = {k: v for k, v in info.items() if k != "name"}
             except TimeoutError:
                 results[name] = {"healthy": False, "error": f"{name}: no answer within 10s"}
             except IpfsKitError as exc:
@@ -394,8 +393,7 @@ class BackendManager:
 
     # ---- verified reads -------------------------------------------------------------------
     def read_order(self) -> list[str]:
-        order = self.settings.replication.get("read_order") or list(self.settings.backends)
-        return [n for n in order if n in self.settings.backends]
+        return self.policy["read_order"]
 
     def get_block_verified(self, cid) -> bytes:
         """The block from the first backend whose copy hashes to ``cid``; ``NotFound`` otherwise."""
@@ -431,9 +429,15 @@ class BackendManager:
         where = "; ".join(tried) if tried else "no backends configured"
         raise NotFound(f"block {cid_str(cid)} is not in the local blockstore nor on any backend ({where})")
 
+    def _hints(self, name: str, backend: Backend) -> tuple:
+        """Roots pinned on ``name``, for backends that look blocks up inside stored DAGs (S3)."""
+        if not backend.uses_hints:
+            return ()
+        return tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
+
     async def _fetch_verified(self, name: str, cid) -> bytes:
         backend = self.backend(name)
-        hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
+        hints = self._hints(name, backend)
         data = await self._guarded(name, "get_block", backend.get_block, cid, hints, resource=cid_str(cid))
         with _observe("verify", name, cid_str(cid)):
             verify_block(cid, data)
@@ -447,7 +451,7 @@ class BackendManager:
         normal per-block path (which reports what is wrong).
         """
         backend = self.backend(name)
-        hints = tuple(parse_cid(c) for c in self.state.pinned_roots(name, limit=50))
+        hints = self._hints(name, backend)
         blocks = await self._guarded(name, "get_blocks", backend.get_blocks, window, hints)
         fetched = {}
         for block_cid, data in blocks.items():

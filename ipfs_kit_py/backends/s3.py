@@ -47,7 +47,7 @@ _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 class S3Backend(Backend):
     kind = "s3"
-    has_pins = False
+    uses_hints = True
 
     def __init__(self, name: str, conf: dict[str, Any]):
         super().__init__(name, conf)

@@ -175,8 +175,7 @@ def status(kit, cid, backend, status, as_json):
 def replicate(kit, cid, targets, as_json):
     """Copy the DAG under CID to backends now (failures are left for `backend sync`)."""
     result = kit.replicate(cid, list(targets) or None)
-    emit(result, as_json, lambda d: [click.echo(f"{name}: {state}") for name, state in d.items()]
-         or click.echo("no replication targets: pass --to NAME or set a policy with --replicate", err=True))
+    emit(result, as_json, _per_backend("no replication targets: pass --to NAME or set a policy with --replicate"))
     if any(state != "pinned" for state in result.values()):
         raise click.exceptions.Exit(1)
 
@@ -189,8 +188,19 @@ def replicate(kit, cid, targets, as_json):
 def unpin(kit, cid, sources, as_json):
     """Remove CID's copies from backends; the local pin is not touched."""
     result = kit.backend_unpin(cid, list(sources) or None)
-    emit(result, as_json, lambda d: [click.echo(f"{name}: {state}") for name, state in d.items()]
-         or click.echo("no backend holds a copy", err=True))
+    emit(result, as_json, _per_backend("no backend holds a copy"))
+
+
+def _per_backend(when_empty: str):
+    """Human output of a ``{backend: state}`` result: a line each, or ``when_empty`` on stderr."""
+
+    def human(states: dict) -> None:
+        for name, state in states.items():
+            click.echo(f"{name}: {state}")
+        if not states:
+            click.echo(when_empty, err=True)
+
+    return human
 
 
 def register(cli: click.Group) -> None:

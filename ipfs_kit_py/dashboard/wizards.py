@@ -217,25 +217,11 @@ class Wizard:
                 own_kit.close()
 
     def _apply(self, kit, config: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-        from ..config import Settings
-        from ..instrument import note
-
-        with kit.track("config.change", event_type="config", role="admin", resource_type="config") as op:
-            # Re-read config.json: another wizard run (or process) may have
-            # changed it since this Kit loaded its settings.
-            before = Settings.load(kit.settings.home, env=False)  # never persist env overrides
-            changes = self.merge_config(before, config)
-            after = before.with_changes(**changes)
-            diff = config_diff(before.to_dict(), after.to_dict())
-            note(resource=str(before.config_path), wizard=self.wizard_id, template=self.template,
-                 sections=sorted(changes), changes=diff)
-            after.save()
-            kit.services.reload_settings()  # this process at once; others on their next stat
-            self.after_apply(kit, values)
-            event_id = op.event_id
+        done = kit.change_config(lambda before: self.merge_config(before, config),
+                                 then=lambda: self.after_apply(kit, values),
+                                 wizard=self.wizard_id, template=self.template)
         return {"wizard_id": self.wizard_id, "template": self.template, "applied": True,
-                "config": redact(config), "changes": diff, "event_id": event_id,
-                "settings_path": str(before.config_path)}
+                "config": redact(config), **done}
 
     def _run_interactive(self, prompt: Callable[..., Any] | None) -> None:
         import click
