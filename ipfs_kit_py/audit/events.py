@@ -42,7 +42,6 @@ lowercase hex. ``seq`` is *not* hashed: the order is fixed by ``prev_hash``.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
@@ -52,6 +51,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from ..errors import InvalidInput
 
@@ -78,8 +79,11 @@ _NAME_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}\Z")
 _ID_RE = re.compile(r"[^\s]{1,128}\Z")
 _MAX_TEXT = 4096
 
-# ULID encoding: base32 of 128 bits, re-lettered to Crockford's alphabet.
-_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+# ULID encoding: Crockford base32, two characters (10 bits) per table lookup.
+# Written by hand because the batched ingest path makes one id per event and
+# base64.b32encode (pure Python in 3.11) or a ULID object cost several times more.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
 # ULIDs need uniqueness, not secrecy: a PRNG seeded from os.urandom is much
 # faster than urandom per id. Reseed in forked children so they never share
 # a sequence with their parent.
@@ -91,18 +95,35 @@ os.register_at_fork(after_in_child=_rng.seed)
 def new_event_id(timestamp: float | None = None) -> str:
     """A ULID string for an event made at ``timestamp`` (default: now).
 
-    Same format as ``str(ulid.ULID())`` (python-ulid parses it), generated
-    without object overhead because the batched ingest path makes one per event.
+    Same format as ``str(ulid.ULID())`` (python-ulid parses it): 10 characters
+    of millisecond time, then 16 random characters (80 bits: the low 5 bits
+    of 16 random bytes, each mapped to a Crockford letter).
     """
-    return encode_ulid(int((time.time() if timestamp is None else timestamp) * 1000), _random_bits(80))
+    ms = int((time.time() if timestamp is None else timestamp) * 1000)
+    last = _last_time_chars
+    prefix = last[1] if last[0] == ms else _time_chars(ms)
+    return prefix + _random_bits(128).to_bytes(16, "little").translate(_RANDOM_CHARS).decode("ascii")
+
+
+def _time_chars(ms: int) -> str:
+    global _last_time_chars
+    p = _PAIRS
+    prefix = p[ms >> 40 & 1023] + p[ms >> 30 & 1023] + p[ms >> 20 & 1023] + p[ms >> 10 & 1023] + p[ms & 1023]
+    _last_time_chars = (ms, prefix)  # one tuple: a consistent pair for other threads
+    return prefix
+
+
+_RANDOM_CHARS = bytes(ord(_CROCKFORD[b & 31]) for b in range(256))
+_last_time_chars = (-1, "")
 
 
 def encode_ulid(ms: int, random80: int) -> str:
-    """Crockford base32 of the 48-bit millisecond time and 80 further bits."""
-    value = (ms << 80) | random80
-    # 4 zero bytes + 16 bytes = 160 bits = 32 base32 chars; the first 6 chars
-    # (30 bits) are always zero and a ULID is the last 26 (2 zero bits + 128).
-    return base64.b32encode(b"\0\0\0\0" + value.to_bytes(16, "big"))[6:].translate(_CROCKFORD).decode()
+    """Crockford base32 of the 48-bit millisecond time (10 chars) and 80 further bits (16 chars)."""
+    p = _PAIRS
+    return (p[ms >> 40 & 1023] + p[ms >> 30 & 1023] + p[ms >> 20 & 1023] + p[ms >> 10 & 1023] + p[ms & 1023]
+            + p[random80 >> 70 & 1023] + p[random80 >> 60 & 1023] + p[random80 >> 50 & 1023]
+            + p[random80 >> 40 & 1023] + p[random80 >> 30 & 1023] + p[random80 >> 20 & 1023]
+            + p[random80 >> 10 & 1023] + p[random80 & 1023])
 
 
 def default_severity(event_type: str, status: str) -> str:
@@ -202,38 +223,77 @@ def prepare_row(
     timestamp: float | datetime | None = None,
     event_id: str | None = None,
 ) -> tuple:
-    """Validate one event's fields; return its storage row. Raises InvalidInput."""
-    if not isinstance(event_type, str) or not _NAME_RE.match(event_type):
-        raise InvalidInput(f"event_type must be a lowercase name like 'data', not {event_type!r}")
-    if not isinstance(action, str) or not action or len(action) > 200 or action != action.strip():
-        raise InvalidInput(f"action must be a non-empty name like 'content.add', not {action!r}")
-    if status not in STATUSES:
+    """Validate one event's fields; return its storage row. Raises InvalidInput.
+
+    Every event of a batched ingest passes through here, so the common case
+    (known names, float time, few optional fields) is checked with set
+    lookups and type identity before falling back to the full checks.
+    """
+    if event_type.__class__ is not str or event_type not in _known_names:
+        _check_name(event_type)
+    if action.__class__ is not str or action not in _known_actions:
+        _check_action(action)
+    if status.__class__ is not str or status not in _STATUS_SET:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     if severity is None:
         severity = default_severity(event_type, status)
-    elif severity not in SEVERITIES:
+    elif severity.__class__ is not str or severity not in _SEVERITY_SET:
         raise InvalidInput(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
-    ts = _timestamp(timestamp)
+    if timestamp.__class__ is float and 0.0 <= timestamp < _MAX_TIMESTAMP:
+        ts = timestamp
+    else:
+        ts = _timestamp(timestamp)
     if event_id is None:
         event_id = new_event_id(ts)
-    elif not isinstance(event_id, str) or not _ID_RE.match(event_id):
+    elif event_id.__class__ is not str or not _ID_RE.match(event_id):
         raise InvalidInput(f"event_id must be 1-128 characters without spaces, not {event_id!r}")
-    texts = [_text(name, value) for name, value in (
-        ("user_id", user_id), ("source_ip", source_ip), ("resource", resource),
-        ("resource_type", resource_type), ("backend", backend), ("operation_id", operation_id),
-        ("parent_id", parent_id), ("session_id", session_id),
-    )]
     if duration_ms is not None:
-        if isinstance(duration_ms, bool) or not isinstance(duration_ms, int | float) or not (
-            math.isfinite(duration_ms) and duration_ms >= 0
-        ):
-            raise InvalidInput(f"duration_ms must be a number >= 0, not {duration_ms!r}")
-        duration_ms = float(duration_ms)
-    if bytes is not None:
-        if isinstance(bytes, bool) or not isinstance(bytes, int) or bytes < 0:
-            raise InvalidInput(f"bytes must be an integer >= 0, not {bytes!r}")
-    return (event_id, ts, event_type, action, status, *texts, duration_ms, bytes, severity,
-            details_text(details))
+        if duration_ms.__class__ is not float or not 0.0 <= duration_ms < math.inf:
+            duration_ms = _duration(duration_ms)
+    if bytes is not None and (bytes.__class__ is not int or bytes < 0):
+        raise InvalidInput(f"bytes must be an integer >= 0, not {bytes!r}")
+    return (event_id, ts, event_type, action, status,
+            user_id if user_id.__class__ is str and 0 < len(user_id) <= _MAX_TEXT else _text("user_id", user_id),
+            source_ip if source_ip.__class__ is str and 0 < len(source_ip) <= _MAX_TEXT
+            else _text("source_ip", source_ip),
+            resource if resource.__class__ is str and 0 < len(resource) <= _MAX_TEXT
+            else _text("resource", resource),
+            None if resource_type is None else _text("resource_type", resource_type),
+            None if backend is None else _text("backend", backend),
+            None if operation_id is None else _text("operation_id", operation_id),
+            None if parent_id is None else _text("parent_id", parent_id),
+            None if session_id is None else _text("session_id", session_id),
+            duration_ms, bytes, severity,
+            "{}" if details is None else details_text(details))
+
+
+_STATUS_SET = frozenset(STATUSES)
+_SEVERITY_SET = frozenset(SEVERITIES)
+_MAX_TIMESTAMP = 32503680000.0  # year 3000: catches milliseconds passed as seconds
+# Names that passed validation once; bounded so arbitrary input cannot grow them.
+_known_names: set[str] = set(EVENT_TYPES)
+_known_actions: set[str] = set()
+_KNOWN_LIMIT = 4096
+
+
+def _check_name(event_type: Any) -> None:
+    if not isinstance(event_type, str) or not _NAME_RE.match(event_type):
+        raise InvalidInput(f"event_type must be a lowercase name like 'data', not {event_type!r}")
+    if len(_known_names) < _KNOWN_LIMIT:
+        _known_names.add(event_type)
+
+
+def _check_action(action: Any) -> None:
+    if not isinstance(action, str) or not action or len(action) > 200 or action != action.strip():
+        raise InvalidInput(f"action must be a non-empty name like 'content.add', not {action!r}")
+    if len(_known_actions) < _KNOWN_LIMIT:
+        _known_actions.add(action)
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
+        raise InvalidInput(f"duration_ms must be a number >= 0, not {value!r}")
+    return float(value)
 
 
 def _timestamp(value: Any) -> float:
@@ -245,7 +305,7 @@ def _timestamp(value: Any) -> float:
         return value.timestamp()
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidInput(f"timestamp must be UTC epoch seconds, not {value!r}")
-    if not 0 <= value < 32503680000:  # year 3000: catches milliseconds passed as seconds
+    if not 0 <= value < _MAX_TIMESTAMP:
         raise InvalidInput(f"timestamp {value!r} is out of range (epoch seconds, not milliseconds?)")
     return float(value)
 
@@ -260,17 +320,58 @@ def _text(name: str, value: Any) -> str | None:
     return value
 
 
+# Encoders built once (json.dumps with options builds a new encoder per call).
+_DETAILS_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                                    allow_nan=False, default=str)
+_CANONICAL_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+# orjson writes the same bytes as these encoders for str, None, bool, ints
+# within 64 bits and floats that are 0 or in [1e-4, 1e16) (both print the
+# shortest round-trip digits; outside that range Python switches to exponent
+# form and orjson spells the exponent differently). It is used only when every
+# value is of those kinds, so the canonical form stays exactly Python's.
+_SAFE_SCALARS = frozenset((str, bool, type(None)))
+
+
+def _orjson_safe_float(value: float) -> bool:
+    return value == 0.0 or 1e-4 <= abs(value) < 1e16
+
+
+def _flat_safe(details: dict) -> bool:
+    for key, value in details.items():
+        if key.__class__ is not str:
+            return False
+        cls = value.__class__
+        if cls in _SAFE_SCALARS or (cls is int and -(1 << 63) <= value < 1 << 63):
+            continue
+        if cls is float and _orjson_safe_float(value):
+            continue
+        return False
+    return True
+
+
 def details_text(details: Any) -> str:
     """Canonical JSON text of a details object (sorted keys, compact)."""
     if details is None or details == {}:
         return "{}"
     if not isinstance(details, dict):
         raise InvalidInput(f"details must be a JSON object, not {type(details).__name__}")
+    if details.__class__ is dict and _flat_safe(details):
+        try:
+            return orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+        except orjson.JSONEncodeError:
+            pass  # e.g. a lone surrogate: the full encoder reports it
     try:
-        return json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False, default=str)
-    except (ValueError, TypeError) as exc:  # NaN, non-string keys of mixed types, cycles
-        raise InvalidInput(f"details cannot be stored as JSON: {exc}") from exc
+        text = _DETAILS_ENCODER.encode(details)
+        text.encode("utf-8")
+        return text
+    except (ValueError, TypeError) as exc:  # NaN, non-string keys of mixed types, cycles, surrogates
+        raise InvalidInput(f"details cannot be stored as JSON: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def event_from_row(row: tuple, seq: int | None = None, prev_hash: str | None = None,
@@ -282,4 +383,14 @@ def event_from_row(row: tuple, seq: int | None = None, prev_hash: str | None = N
 
 def canonical_body(row: tuple) -> bytes:
     """The canonical JSON bytes of a row (everything but prev_hash)."""
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    ts, duration, size = row[1], row[13], row[14]
+    if (_orjson_safe_float(ts) and (duration is None or _orjson_safe_float(duration))
+            and (size is None or size < 1 << 63)):
+        try:
+            return orjson.dumps(row)
+        except orjson.JSONEncodeError:
+            pass
+    try:
+        return _CANONICAL_ENCODER.encode(row).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"event text is not valid Unicode ({exc.reason})") from exc

@@ -19,7 +19,12 @@ never fork it.
 
 Durability:
 
-- SQLite runs in WAL mode. ``synchronous="normal"`` (default): a commit is in
+- SQLite runs in WAL mode. Checkpoints (copying the WAL back into the
+  database file, with its fsync) run on a background thread instead of inside
+  the commit that happens to cross the threshold, so writers do not wait for
+  them; a writer checkpoints itself only if the background ones fall far
+  behind (the WAL stays bounded).
+  ``synchronous="normal"`` (default): a commit is in
   the WAL file (handed to the OS) before ``log_event`` returns, so it survives
   the process being killed at any moment; a power cut or kernel crash may lose
   the last commits since the previous WAL sync (the database stays
@@ -37,6 +42,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -98,7 +104,23 @@ _CHAIN_INIT = (
     " base_hash, schema_version) VALUES (1, 0, NULL, ?, 0, NULL, ?, ?) ON CONFLICT (id) DO NOTHING"
 )
 _INSERT = f"INSERT INTO audit_events ({COLUMN_LIST}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_HEAD_LINK = "SELECT head_seq, head_hash FROM audit_chain WHERE id = 1"
+_SET_HEAD = "UPDATE audit_chain SET head_seq = ?, head_event_id = ?, head_hash = ? WHERE id = 1"
 _HEAD = "SELECT head_seq, head_event_id, head_hash, base_seq, base_event_id, base_hash FROM audit_chain WHERE id = 1"
+
+
+def chain_rows(head_seq: int, head_hash: str, prepared: list[tuple[tuple, bytes]]) -> tuple[list[tuple], list[tuple]]:
+    """Storage rows and (seq, prev_hash, hash) links for events appended after the head."""
+    seq, prev = head_seq, head_hash
+    rows, links = [], []
+    sha256 = hashlib.sha256
+    for row, body in prepared:
+        seq += 1
+        digest = sha256(prev.encode("ascii") + body).hexdigest()
+        rows.append((seq, *row, prev, digest))
+        links.append((seq, prev, digest))
+        prev = digest
+    return rows, links
 
 
 class WriteTx:
@@ -112,24 +134,16 @@ class WriteTx:
 
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
         """Insert (row, canonical body) pairs; return (seq, prev_hash, hash) for each."""
-        seq, prev = self.head.seq, self.head.hash
-        rows, links = [], []
-        sha256 = hashlib.sha256
-        for row, body in prepared:
-            seq += 1
-            digest = sha256(prev.encode("ascii") + body).hexdigest()
-            rows.append((seq, *row, prev, digest))
-            links.append((seq, prev, digest))
-            prev = digest
-        if not rows:
+        if not prepared:
             return []
+        rows, links = chain_rows(self.head.seq, self.head.hash, prepared)
         self.store._insert_rows(self.cur, rows)
-        self.set_head(ChainHead(seq, rows[-1][1], prev))
+        seq, _prev, digest = links[-1]
+        self.set_head(ChainHead(seq, rows[-1][1], digest))
         return links
 
     def set_head(self, head: ChainHead) -> None:
-        self.execute("UPDATE audit_chain SET head_seq = ?, head_event_id = ?, head_hash = ? WHERE id = 1",
-                     (head.seq, head.event_id, head.hash))
+        self.execute(_SET_HEAD, (head.seq, head.event_id, head.hash))
         self.head = head
 
     def set_base(self, base: ChainHead) -> None:
@@ -157,6 +171,11 @@ class AuditStore:
         return text
 
     # ---- writing ------------------------------------------------------------
+    def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
+        """Chain and commit events in one transaction; (seq, prev_hash, hash) for each."""
+        with self.write() as tx:
+            return tx.append(prepared)
+
     @contextmanager
     def write(self) -> Iterator[WriteTx]:
         with self._write_lock, self._errors():
@@ -226,6 +245,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+# One checkpoint thread for every SQLite audit log of the process (it is idle
+# between checkpoints; a thread per log would outlive logs nobody closed).
+_CHECKPOINTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-checkpoint")
+# WAL pages written since the last checkpoint, estimated: a commit dirties
+# about one page per index plus the table and chain pages, a row of a batch
+# about two (its random-key index leaves; the rest are shared by the batch).
+_PAGES_PER_COMMIT = 9
+_PAGES_PER_ROW = 2
+_CHECKPOINT_AFTER = 2000  # ~8 MiB of WAL: hand a checkpoint to the background thread
+_CHECKPOINT_INLINE = 32000  # ~128 MiB: the background is behind; the writer checkpoints
+_TAIL_FRAMES = 256  # frames small enough to copy while holding the write lock (~1 MiB)
+
+
 class SQLiteStore(AuditStore):
     integrity_errors = (sqlite3.IntegrityError,)
     backend_errors = (sqlite3.OperationalError, sqlite3.DatabaseError)
@@ -240,8 +272,15 @@ class SQLiteStore(AuditStore):
         except OSError as exc:
             raise InvalidInput(f"cannot create the audit log directory {self.path.parent}: {exc.strerror}") from exc
         existed = self.path.exists()
+        self._synchronous = synchronous
         self._writer = self._connect(synchronous)
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # see _after_commit
         self._reader = self._connect(synchronous)
+        self._wal_pages = 0
+        self._checkpoint_queued = False
+        self._checkpoint_lock = threading.Lock()
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._closed = False
         if not existed:
             # The log names users and IPs: keep it private to its owner.
             try:
@@ -270,6 +309,7 @@ class SQLiteStore(AuditStore):
     @contextmanager
     def _write_transaction(self, init: bool = False):
         conn = self._writer
+        changes_before = conn.total_changes
         # IMMEDIATE takes the database write lock now, before the head is read.
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -286,6 +326,85 @@ class SQLiteStore(AuditStore):
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        self._after_commit(conn.total_changes - changes_before)  # rows, roughly: inserts and updates
+
+    def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
+        # The same transaction as ``write()``, without its context managers and
+        # objects: this is the path of every single ``log_event``.
+        conn = self._writer
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    head = conn.execute(_HEAD_LINK).fetchone()
+                    if head is None:
+                        raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
+                    rows, links = chain_rows(head[0], head[1], prepared)
+                    if len(rows) == 1:
+                        conn.execute(_INSERT, rows[0])
+                    else:
+                        conn.executemany(_INSERT, rows)
+                    if rows:
+                        conn.execute(_SET_HEAD, (links[-1][0], rows[-1][1], links[-1][2]))
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except self.integrity_errors as exc:
+                raise Conflict(f"audit event rejected by the store: {_first_line(exc)} (duplicate event_id?)") from exc
+            except self.backend_errors as exc:
+                raise BackendError(f"audit store error: {_first_line(exc)}") from exc
+            self._after_commit(len(rows))
+        return links
+
+    def _after_commit(self, rows: int) -> None:
+        """Called with the write lock held, after each commit."""
+        self._wal_pages += _PAGES_PER_COMMIT + _PAGES_PER_ROW * rows
+        if self._wal_pages >= _CHECKPOINT_INLINE:
+            # Skipped if the background checkpoint is running (it waits for our lock).
+            if self._checkpoint_lock.acquire(blocking=False):
+                try:
+                    self._run_checkpoint(tail_under_write_lock=False)
+                finally:
+                    self._checkpoint_lock.release()
+        elif self._wal_pages >= _CHECKPOINT_AFTER and not self._checkpoint_queued:
+            self._checkpoint_queued = True
+            _CHECKPOINTER.submit(self._background_checkpoint)
+
+    def _background_checkpoint(self) -> None:
+        with self._checkpoint_lock:
+            self._run_checkpoint(tail_under_write_lock=True)
+
+    def _run_checkpoint(self, tail_under_write_lock: bool) -> None:
+        """Copy committed WAL frames into the database file (PASSIVE: never waits for writers).
+
+        A checkpoint that runs while this process keeps committing never
+        catches up with the newest frames, and SQLite rewinds the WAL to its
+        start only after a complete one; a WAL that only grows makes every
+        commit slower (file extension instead of overwrite). So the bulk is
+        copied concurrently, then — if only a few frames were committed
+        meanwhile — those are copied while holding the write lock for that
+        short moment. (A heavy batch writer outruns it; its WAL is bounded by
+        the inline checkpoint instead.)
+        """
+        self._checkpoint_queued = False
+        if self._closed:
+            return
+        self._wal_pages = 0
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = self._connect(self._synchronous)
+            checkpoint = self._checkpoint_conn.execute
+            for _ in range(3):  # catch up while writers keep going
+                _busy, frames, copied = checkpoint("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames - copied <= _TAIL_FRAMES:
+                    break
+            if tail_under_write_lock and 0 < frames - copied <= _TAIL_FRAMES:
+                with self._write_lock:
+                    if not self._closed:
+                        checkpoint("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # a later commit queues another; SQLite also checkpoints when the last connection closes
 
     @contextmanager
     def _read_cursor(self):
@@ -299,6 +418,10 @@ class SQLiteStore(AuditStore):
         cur.executemany(_INSERT, rows)
 
     def close(self) -> None:
+        with self._checkpoint_lock:
+            self._closed = True
+            if self._checkpoint_conn is not None:
+                self._checkpoint_conn.close()
         with self._write_lock, self._read_lock:
             for conn in (self._writer, self._reader):
                 conn.close()
