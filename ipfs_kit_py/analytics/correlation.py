@@ -50,7 +50,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import InvalidInput, NotFound
-from .frame import LOCAL_SOURCES, NON_SUCCESS, iso, normalize, rows_as_events
+from .frame import LOCAL_SOURCES, NON_SUCCESS, export_frame, iso, rows_as_events
 from .patterns import ADMIN_ACTIONS, PRIVILEGE_ACTIONS
 from .results import Result
 
@@ -122,7 +122,7 @@ class EventCorrelator:
         return self._source.get_event(event_id)  # raises NotFound
 
     def _window(self, start: float, end: float) -> pl.DataFrame:
-        return normalize(self._source.export_columns(start_time=start, end_time=end))
+        return export_frame(self._source, start, end)
 
     def _scored(self, ref: dict[str, Any], frame: pl.DataFrame, time_window: float) -> pl.DataFrame:
         """``frame`` with a ``score`` column and one boolean column per trait shared with ``ref``."""

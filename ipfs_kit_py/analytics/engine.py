@@ -17,7 +17,7 @@ from ..errors import InvalidInput
 from . import anomalies as _anomalies
 from . import compliance as _compliance
 from . import statistics as _statistics
-from .frame import DAY, epoch, normalize, number, positive_int, seconds
+from .frame import DAY, epoch, export_frame, number, positive_int, seconds
 from .patterns import DETECTORS, HISTORY_DAYS, PATTERN_TYPES, PatternContext
 from .results import Anomaly, ComplianceScore, Pattern
 
@@ -36,8 +36,7 @@ class AuditAnalytics:
 
     # ---- loading ------------------------------------------------------------------
     def _state(self) -> Any:
-        head = getattr(self._source, "chain_head", None)
-        return head() if callable(head) else self._source.count()
+        return self._source.chain_head()
 
     def frame(self, start: float | None, end: float | None = None, event_types: Any = None) -> pl.DataFrame:
         """Events from ``start`` to ``end`` as a normalised frame (cached while the log is unchanged)."""
@@ -49,14 +48,17 @@ class AuditAnalytics:
         with self._lock:
             cached = self._cache
             if cached is None or cached[0] != state or cached[1] > lo or cached[2] != types:
-                df = normalize(self._source.export_columns(start_time=start, end_time=None,
-                                                           event_types=list(types) if types else None))
+                df = export_frame(self._source, start, None, types)
                 self._cache = cached = (state, lo, types, df)
         df = cached[3]
         cond = pl.col("timestamp") >= lo
         if end is not None:
             cond &= pl.col("timestamp") <= end
         return df.filter(cond) if (start is not None and lo > cached[1]) or end is not None else df
+
+    def _nothing_before(self, ts: float) -> bool:
+        """True when the log holds no event stamped before ``ts`` (so a frame from ``ts`` on is all history)."""
+        return not self._source.query_events(end_time=ts, limit=1)
 
     # ---- patterns -------------------------------------------------------------------
     def analyze_patterns(self, timeframe: Any = timedelta(hours=24), confidence: float = 0.7,
@@ -77,8 +79,10 @@ class AuditAnalytics:
         if unknown:
             raise InvalidInput(f"settings for unknown pattern type(s): {', '.join(sorted(unknown))}")
         start = end - span
-        df = self.frame(start - self.history_days * DAY, end, event_types)
-        ctx = PatternContext(df, start, end, self.max_evidence, self._source)
+        lo = start - self.history_days * DAY
+        df = self.frame(lo, end, event_types)
+        ctx = PatternContext(df, start, end, self.max_evidence, self._source,
+                             history_complete=not event_types and self._nothing_before(lo))
         found: list[Pattern] = []
         if df.height:
             for name in types:

@@ -56,7 +56,11 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
             exprs.append(pl.lit(None, dtype=SCHEMA[name]).alias(name))
     out = df.select(exprs)
     if "seq" in df.columns and out["seq"].null_count() == 0:
-        out = out.sort("timestamp", "seq")
+        if _in_time_order(out):
+            # Already ordered by (timestamp, seq), as a log in chain order usually is: skip the sort.
+            out = out.with_columns(pl.col("timestamp").set_sorted())
+        else:
+            out = out.sort("timestamp", "seq")
     else:
         # Frames built from dicts have no chain position: keep their given order for ties.
         out = out.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("seq")).sort(
@@ -65,6 +69,24 @@ def normalize(df: pl.DataFrame) -> pl.DataFrame:
         ((pl.col("timestamp") % 86400) // 3600).cast(pl.Int32).alias("hour"),
         (pl.col("timestamp") // 86400).cast(pl.Int32).alias("day"),
     )
+
+
+def _in_time_order(df: pl.DataFrame) -> bool:
+    """True when rows are sorted by timestamp, ties by strictly increasing seq (what the sort would give)."""
+    if df.height < 2:
+        return False
+    ts = df.get_column("timestamp")
+    if ts.null_count() or not ts.is_sorted():
+        return False
+    return bool(df.select(((pl.col("seq").diff() > 0) | (pl.col("timestamp").diff() > 0)).slice(1).all()).item())
+
+
+def export_frame(source: Any, start: float | None, end: float | None,
+                 event_types: Iterable[str] | None = None) -> pl.DataFrame:
+    """``source.export_columns`` of the event columns the analyses use (not the chain hashes), normalised."""
+    types = list(event_types) if event_types else None
+    return normalize(source.export_columns(start_time=start, end_time=end, event_types=types,
+                                           columns=list(EVENT_COLUMNS)))
 
 
 def frame_from_events(events: Iterable[Any]) -> pl.DataFrame:
@@ -93,9 +115,7 @@ def _column_value(name: str, value: Any) -> Any:
 def load_frame(source: Any, start: float | None, end: float | None,
                event_types: Iterable[str] | None = None) -> pl.DataFrame:
     """Events in ``[start, end]`` from an audit logger's columnar export, normalised."""
-    types = list(event_types) if event_types else None
-    df = source.export_columns(start_time=start, end_time=end, event_types=types)
-    return normalize(df)
+    return export_frame(source, start, end, event_types)
 
 
 # ---- time arguments -------------------------------------------------------------

@@ -61,6 +61,11 @@ class PatternContext:
     window_end: float
     max_evidence: int = 200
     source: Any = None        # the audit logger, for look-ups beyond the loaded history
+    history_complete: bool = False  # df holds every event of the log up to window_end: no look-ups needed
+
+    def rows(self, cond: pl.Expr, *columns: str | pl.Expr) -> pl.DataFrame:
+        """``df.filter(cond).select(*columns)``, filtering only the columns selected."""
+        return self.df.lazy().filter(cond).select(*columns).collect()
 
     def actions_matching(self, regex: str) -> list[str]:
         """Distinct actions matching ``regex`` (matched once per name, not per event)."""
@@ -147,8 +152,9 @@ def failure_then_success(ctx: PatternContext, *, min_failures: int = 5,
     preceded by >= ``min_failures`` failed ones for that user (default 5) within
     ``window_seconds`` (15 minutes) and no success in between. Stronger when the
     success comes from an address that produced the failures."""
-    auth = ctx.df.filter((pl.col("event_type") == "authentication") & is_present("user_id")
-                         & pl.col("status").is_in(["success", "failure"]))
+    auth = ctx.rows((pl.col("event_type") == "authentication") & is_present("user_id")
+                    & pl.col("status").is_in(["success", "failure"]),
+                    "user_id", "status", "timestamp", "event_id", "source_ip")
     if auth.is_empty():
         return []
     # Failures after success k carry run k; the next success carries run k + 1.
@@ -190,11 +196,11 @@ def off_hours_access(ctx: PatternContext, *, max_hour_share: float = 0.01, min_h
     events on >= ``min_history_days`` (5) other days. Leaving the day itself out means
     one unusual night cannot make itself normal, while a habit (a job every night)
     is normal. One finding per user per burst (gap ``gap_seconds``, 2 hours)."""
-    ev = ctx.df.filter(is_present("user_id") & (pl.col("status") == "success")).select(
-        "user_id", "day", "hour", "timestamp", "event_id")
+    ev = ctx.rows(is_present("user_id") & (pl.col("status") == "success"),
+                  "user_id", "day", "hour", "timestamp", "event_id")
     if ev.is_empty():
         return []
-    per_hour = ev.group_by("user_id", "day", "hour").len()
+    per_hour = ev.group_by("user_id", "day", "hour").agg(pl.len(), pl.col("timestamp").max().alias("latest"))
     per_day = per_hour.group_by("user_id", "day").agg(pl.col("len").sum().alias("day_total"))
     per_user = per_day.group_by("user_id").agg(pl.col("day_total").sum().alias("total"), pl.len().alias("days"))
     # Counts in the 3-hour band around each hour: every (user, day, hour) count lands in h-1, h, h+1.
@@ -202,7 +208,8 @@ def off_hours_access(ctx: PatternContext, *, max_hour_share: float = 0.01, min_h
                         for o in (-1, 0, 1)])
     band_day = spread.group_by("user_id", "day", "hour").agg(pl.col("len").sum().alias("band_day"))
     band_all = band_day.group_by("user_id", "hour").agg(pl.col("band_day").sum().alias("band_all"))
-    probe = (ev.filter(pl.col("timestamp") >= ctx.window_start).select("user_id", "day", "hour").unique()
+    # The (user, day, hour) slots holding an event inside the window.
+    probe = (per_hour.filter(pl.col("latest") >= ctx.window_start).select("user_id", "day", "hour")
              .join(per_day, on=["user_id", "day"]).join(per_user, on="user_id")
              .join(band_day, on=["user_id", "day", "hour"], how="left")
              .join(band_all, on=["user_id", "hour"], how="left")
@@ -239,9 +246,10 @@ def new_source_ip(ctx: PatternContext, *, min_history_events: int = 50, min_hist
     (50) events, first seen >= ``min_history_days`` (7) days earlier). Local
     addresses are ignored. Confidence falls as the user's set of known addresses grows
     (0.99 with one known address, about 0.7 for users who roam a lot)."""
-    ev = ctx.df.filter(is_present("user_id")).select(
-        "user_id", "source_ip", "status", "timestamp", "event_id",
-        pl.int_range(pl.len()).over("user_id").alias("idx"), pl.col("timestamp").min().over("user_id").alias("ufirst"))
+    ev = ctx.rows(is_present("user_id"),
+                  "user_id", "source_ip", "status", "timestamp", "event_id",
+                  pl.int_range(pl.len()).over("user_id").alias("idx"),
+                  pl.col("timestamp").min().over("user_id").alias("ufirst"))
     used = ev.filter((pl.col("status") == "success") & remote_source())
     if used.is_empty():
         return []
@@ -358,8 +366,9 @@ def bulk_data_read(ctx: PatternContext, *, min_bytes: int = 100 * 1024 * 1024, m
     active days in the loaded range (>= ``min_days``, 5); the median barely moves
     when one day is extreme, so the day under test may be part of it."""
     names = ctx.actions_matching(READ_ACTIONS)
-    reads = ctx.df.filter(pl.col("action").is_in(names) & (pl.col("status") == "success")
-                          & is_present("user_id") & pl.col("bytes").is_not_null())
+    reads = ctx.rows(pl.col("action").is_in(names) & (pl.col("status") == "success")
+                     & is_present("user_id") & pl.col("bytes").is_not_null(),
+                     "user_id", "day", "timestamp", "bytes", "resource", "event_id")
     if reads.is_empty():
         return []
     daily = reads.group_by("user_id", "day").agg(pl.col("bytes").sum().alias("total"))
@@ -427,7 +436,7 @@ def high_frequency(ctx: PatternContext, *, min_events: int = 100, window_seconds
     within ``window_seconds`` (1 minute), and that many is >= ``min_ratio`` (10) times
     the user's usual count in a busy ``window_seconds`` bucket (median over their
     non-empty buckets), so steady automation is not reported."""
-    ev = ctx.df.filter(is_present("user_id")).select("user_id", "timestamp", "event_id", "action")
+    ev = ctx.rows(is_present("user_id"), "user_id", "timestamp", "event_id", "action")
     if ev.height < min_events:
         return []
     ev = ev.with_columns(burst_flag("user_id", min_events, window_seconds).fill_null(False).alias("hit"))
@@ -493,21 +502,25 @@ def recurring_sequence(ctx: PatternContext, *, length: int = 3, min_support: int
     action are left to the rate detectors. At most ``max_results``, most sessions first."""
     if isinstance(length, bool) or not isinstance(length, int) or length < 2:
         raise ValueError("length must be an integer >= 2")
-    ev = ctx.df.filter(pl.col("timestamp") >= ctx.window_start).select(
-        pl.coalesce("session_id", "operation_id").hash().alias("kid"), "user_id", "event_id", "timestamp",
-        pl.coalesce("session_id", "operation_id").is_null().alias("no_key"), "action")
+    base = ctx.rows(pl.col("timestamp") >= ctx.window_start,
+                    pl.coalesce("session_id", "operation_id").hash().alias("kid"), "user_id", "event_id", "timestamp",
+                    pl.coalesce("session_id", "operation_id").is_null().alias("no_key"), "action")
     # Only sessions long enough to hold a sequence; action frequencies are measured there too.
-    ev = ev.filter(~pl.col("no_key") & (pl.len().over("kid") >= length)).drop("no_key")
-    if ev.height < length:
+    base = base.filter(~pl.col("no_key") & (pl.len().over("kid") >= length)).drop("no_key")
+    if base.height < length:
         return []
     # Sorted by session, then time: shifting walks along a session (a session id hash is the key).
-    ev = ev.sort("kid", "timestamp", maintain_order=True).with_columns(
-        pl.col("action").cast(pl.Categorical).to_physical().cast(pl.UInt64).alias("code"),
-        pl.int_range(pl.len()).alias("row"))
+    # Only keys and actions are sorted; user and event ids are looked up (``orow``) for the runs reported.
+    ev = base.select("kid", "timestamp", "action", pl.int_range(pl.len(), dtype=pl.UInt32).alias("orow"))
+    # A stable sort by session keeps time order within it when rows already come in time order.
+    ev = ev.sort("kid", maintain_order=True) if ev.get_column("timestamp").is_sorted() \
+        else ev.sort("kid", "timestamp", maintain_order=True)
+    ev = ev.with_columns(pl.col("action").cast(pl.Categorical).to_physical().cast(pl.UInt64).alias("code"),
+                         pl.int_range(pl.len()).alias("row"))
     k = int(ev.get_column("code").max()) + 1
     steps = [pl.col("code").shift(-i).alias(f"a{i}") for i in range(length)]
     same = (pl.col("kid").shift(-(length - 1)) == pl.col("kid")).fill_null(False)
-    grams = ev.select("kid", "row", "timestamp", "user_id", *steps, same.alias("ok")).filter(pl.col("ok"))
+    grams = ev.select("kid", "row", "timestamp", *steps, same.alias("ok")).filter(pl.col("ok"))
     if grams.is_empty():
         return []
     code = pl.lit(0, dtype=pl.UInt64)
@@ -530,18 +543,20 @@ def recurring_sequence(ctx: PatternContext, *, length: int = 3, min_support: int
         ["support", "lift", "gram"], descending=[True, True, False]).head(max_results)
     # Evidence and users only for the runs that made it.
     per_occ = max(1, ctx.max_evidence // length)
-    detail = grams.filter(pl.col("gram").is_in(stats.get_column("gram").implode())).group_by("gram").agg(
+    chosen = grams.filter(pl.col("gram").is_in(stats.get_column("gram").implode()))
+    chosen = chosen.with_columns(_by_row(base, ev, "user_id", chosen.get_column("row")))
+    detail = chosen.group_by("gram").agg(
         pl.col("timestamp").min().alias("first"), pl.col("timestamp").max().alias("last"),
         pl.col("user_id").unique().alias("users"),
         pl.col("row").head(per_occ).alias("rows"))
     stats = stats.join(detail, on="gram", how="left").sort(["support", "lift", "first", "gram"],
                                                            descending=[True, True, False, False])
     names = dict(ev.select("code", "action").unique("code").iter_rows())
-    event_ids = ev.get_column("event_id")
     out = []
     for g in stats.iter_rows(named=True):
         seq = [names[g[f"a{i}"]] for i in range(length)]
-        evidence = event_ids.gather([r + i for r in g["rows"] for i in range(length)]).to_list()[: ctx.max_evidence]
+        rows = pl.Series([r + i for r in g["rows"] for i in range(length)], dtype=pl.Int64)
+        evidence = _by_row(base, ev, "event_id", rows).to_list()[: ctx.max_evidence]
         out.append(Pattern(
             "recurring_sequence",
             f"{' → '.join(seq)} recurs in {g['support']} sessions ({g['lift']:.1f}× more than chance)",
@@ -550,6 +565,11 @@ def recurring_sequence(ctx: PatternContext, *, length: int = 3, min_support: int
             evidence, {"sequence": seq, "sessions": g["support"], "lift": round(g["lift"], 2)},
         ))
     return out
+
+
+def _by_row(base: pl.DataFrame, ev: pl.DataFrame, column: str, rows: pl.Series) -> pl.Series:
+    """``column`` of ``base`` at these rows of ``ev`` (``base`` sorted by session)."""
+    return base.get_column(column).gather(ev.get_column("orow").gather(rows))
 
 
 def _expected(ev: pl.DataFrame, stats: pl.DataFrame, length: int) -> pl.Series:
@@ -588,17 +608,17 @@ def dormant_reactivation(ctx: PatternContext, *, dormant_days: float = 14, follo
     """Dormant account reactivation: a user successfully active again after >=
     ``dormant_days`` (14) days without any successful event of theirs (failed logins
     by someone guessing at the account do not count as activity). Users whose previous activity is older than the loaded
-    history are looked up in the log (at most ``max_lookups``). Evidence: the
-    reactivating event and the user's events in the ``follow_seconds`` (1 day) after it."""
+    history are looked up in the log (at most ``max_lookups``; none when the loaded history is the whole log).
+    Evidence: the reactivating event and the user's events in the ``follow_seconds`` (1 day) after it."""
     # Only what the account itself did counts: failed logins by others do not end dormancy.
-    ev = ctx.df.filter(is_present("user_id") & (pl.col("status") == "success")).select(
-        "user_id", "timestamp", "event_id", pl.col("timestamp").diff().over("user_id").alias("gap"))
+    ev = ctx.rows(is_present("user_id") & (pl.col("status") == "success"),
+                  "user_id", "timestamp", "event_id", pl.col("timestamp").diff().over("user_id").alias("gap"))
     gap = dormant_days * DAY
     wake = ev.filter((pl.col("timestamp") >= ctx.window_start) & (pl.col("gap") >= gap)).select(
         "user_id", "timestamp", "gap")
     # A user's first loaded event inside the window: the log may know an older one.
     fresh = ev.filter(pl.col("gap").is_null() & (pl.col("timestamp") >= ctx.window_start)).head(max_lookups)
-    if ctx.source is not None and not fresh.is_empty():
+    if ctx.source is not None and not ctx.history_complete and not fresh.is_empty():
         found = []
         for user, ts in fresh.select("user_id", "timestamp").iter_rows():
             before = ctx.source.query_events(user_id=user, status="success", end_time=ts - 1e-6, limit=1,

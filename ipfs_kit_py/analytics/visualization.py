@@ -21,7 +21,16 @@ from typing import Any
 import polars as pl
 
 from ..errors import InvalidInput
-from .frame import DAY, HOUR, NON_SUCCESS, empty_frame, frame_from_events, iso, normalize
+from .frame import (
+    DAY,
+    HOUR,
+    NON_SUCCESS,
+    empty_frame,
+    export_frame,
+    frame_from_events,
+    iso,
+    normalize,
+)
 
 STATUS_COLORS = {"success": "#2e7d32", "failure": "#f9a825", "denied": "#ef6c00", "error": "#c62828"}
 SEVERITY_COLORS = {"info": "#90a4ae", "low": "#42a5f5", "medium": "#ffb300", "high": "#f4511e", "critical": "#b71c1c"}
@@ -43,7 +52,7 @@ class AuditVisualizer:
             if self._source is None:
                 return empty_frame()
             now = time.time()
-            return normalize(self._source.export_columns(start_time=now - hours * HOUR, end_time=now))
+            return export_frame(self._source, now - hours * HOUR, now)
         if isinstance(events, pl.DataFrame):
             return normalize(events)
         if isinstance(events, dict) or isinstance(events, str):

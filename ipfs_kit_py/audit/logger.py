@@ -189,8 +189,7 @@ class AuditLogger:
 
     def _write_group(self, batch: list[_Request]) -> None:
         try:
-            with self.store.write() as tx:
-                links = tx.append([item for req in batch for item in req.prepared])
+            links = self.store.append([item for req in batch for item in req.prepared])
         except BaseException as exc:
             if len(batch) > 1 and isinstance(exc, Conflict):
                 # One caller's bad event must not fail the others: retry alone.
@@ -308,24 +307,34 @@ class AuditLogger:
                                resource, operation_id, filters)
         return self.store.fetchone(f"SELECT COUNT(*) FROM audit_events{_where_sql(where)}", params)[0]
 
-    def export_columns(self, start_time: Any = None, end_time: Any = None, event_types: Any = None,
-                       **filters: Any):
+    def export_columns(self, start_time: Any = None, end_time: Any = None, event_types: Any = None, *,
+                       columns: Any = None, **filters: Any):
         """The matching events as a ``polars.DataFrame`` in chain (seq) order.
 
-        One column per field (``ALL_FIELDS``); ``details`` is its JSON text.
-        Built straight from SQL rows (SQLite) or a ``COPY ... CSV`` stream
-        (PostgreSQL), never from per-event Python objects.
+        One column per field (``ALL_FIELDS``, or just ``columns`` in that
+        order); ``details`` is its JSON text. Built straight from SQL rows
+        (SQLite) or a ``COPY ... CSV`` stream (PostgreSQL), never from
+        per-event Python objects. On a big SQLite log a query filtered only by
+        time and event type is answered from the column snapshot next to the
+        database (``columns`` module doc): the same frame, without re-reading
+        every row.
         """
-        from .columns import frame_from_csv, frame_from_sqlite
+        from .columns import Scan, frame_from_csv, frame_from_sqlite, pick_columns
 
+        chosen = pick_columns(columns)
         named = {k: filters.pop(k, None) for k in ("user_id", "status", "action", "resource", "operation_id")}
-        where, params = _where(start_time, end_time, event_types, named["user_id"], named["status"],
+        # Parsed once: relative times ("24h") must mean the same instant in SQL and in the snapshot filter.
+        start = None if start_time is None else parse_time(start_time)
+        end = None if end_time is None else parse_time(end_time)
+        types = None if event_types is None else _as_list("event_type", event_types)
+        where, params = _where(start, end, types, named["user_id"], named["status"],
                                named["action"], named["resource"], named["operation_id"], filters)
-        columns = ", ".join(ALL_FIELDS)
-        sql = f"SELECT {columns} FROM audit_events{_where_sql(where)} ORDER BY seq"
+        sql = f"SELECT {', '.join(chosen)} FROM audit_events{_where_sql(where)} ORDER BY seq"
         if self._is_postgres:
-            return frame_from_csv(self.store.copy_out_csv(sql, tuple(params)))
-        return frame_from_sqlite(str(self.store.path), sql, params)
+            return frame_from_csv(self.store.copy_out_csv(sql, tuple(params)), chosen)
+        plain = not filters and all(v is None for v in named.values())
+        scan = Scan(start, end, None if types is None else tuple(types)) if plain else None
+        return frame_from_sqlite(str(self.store.path), sql, params, chosen, scan=scan)
 
     def tail(self, n: int = 10) -> list[AuditEvent]:
         """The last ``n`` events in chain order (oldest of them first)."""
@@ -434,6 +443,10 @@ class AuditLogger:
             row_ = prepare_row("admin", "audit.prune", user_id=user_id, resource_type="audit_log",
                                details=details)
             tx.append([(row_, canonical_body(row_))])
+        if deleted and self.path is not None:
+            from .columns import drop_snapshot
+
+            drop_snapshot(self.path)
         return PruneResult(deleted, tx.base.seq, tx.base.hash, older, row_[0])
 
     # ---- import / export ------------------------------------------------------
