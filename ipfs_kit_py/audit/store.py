@@ -255,7 +255,8 @@ _PAGES_PER_COMMIT = 9
 _PAGES_PER_ROW = 2
 _CHECKPOINT_AFTER = 2000  # ~8 MiB of WAL: hand a checkpoint to the background thread
 _CHECKPOINT_INLINE = 32000  # ~128 MiB: the background is behind; the writer checkpoints
-_TAIL_FRAMES = 256  # frames small enough to copy while holding the write lock (~1 MiB)
+_WAL_KEEP_BYTES = 64 << 20
+_TAIL_FRAMES = 256  # stop catching up concurrently once this few frames are left (~1 MiB)
 
 
 class SQLiteStore(AuditStore):
@@ -275,6 +276,7 @@ class SQLiteStore(AuditStore):
         self._synchronous = synchronous
         self._writer = self._connect(synchronous)
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # see _after_commit
+        self._writer.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")  # shrink a WAL a burst grew
         self._reader = self._connect(synchronous)
         self._wal_pages = 0
         self._checkpoint_queued = False
@@ -382,10 +384,10 @@ class SQLiteStore(AuditStore):
         catches up with the newest frames, and SQLite rewinds the WAL to its
         start only after a complete one; a WAL that only grows makes every
         commit slower (file extension instead of overwrite). So the bulk is
-        copied concurrently, then — if only a few frames were committed
-        meanwhile — those are copied while holding the write lock for that
-        short moment. (A heavy batch writer outruns it; its WAL is bounded by
-        the inline checkpoint instead.)
+        copied concurrently (a few passes, while writers keep going), then
+        what was committed meanwhile is copied while holding the write lock —
+        a short pause for single events, up to tens of milliseconds behind a
+        heavy batch writer — so the next commit starts the WAL over.
         """
         self._checkpoint_queued = False
         if self._closed:
@@ -396,10 +398,12 @@ class SQLiteStore(AuditStore):
                 self._checkpoint_conn = self._connect(self._synchronous)
             checkpoint = self._checkpoint_conn.execute
             for _ in range(3):  # catch up while writers keep going
-                _busy, frames, copied = checkpoint("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                # fetchall, not fetchone: a statement left unfinished keeps a read snapshot open,
+                # and then no checkpoint can get past it and the WAL never starts over.
+                ((_busy, frames, copied),) = checkpoint("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 if frames - copied <= _TAIL_FRAMES:
                     break
-            if tail_under_write_lock and 0 < frames - copied <= _TAIL_FRAMES:
+            if tail_under_write_lock:  # even when it looked done: commits may have landed since
                 with self._write_lock:
                     if not self._closed:
                         checkpoint("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
