@@ -247,7 +247,17 @@ def _first_line(exc: BaseException) -> str:
 
 # One checkpoint thread for every SQLite audit log of the process (it is idle
 # between checkpoints; a thread per log would outlive logs nobody closed).
-_CHECKPOINTER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-checkpoint")
+# Made again in a forked child, which inherits the executor but not its thread.
+_checkpointer: tuple[int, ThreadPoolExecutor] | None = None
+_checkpointer_lock = threading.Lock()
+
+
+def checkpointer() -> ThreadPoolExecutor:
+    global _checkpointer
+    with _checkpointer_lock:
+        if _checkpointer is None or _checkpointer[0] != os.getpid():
+            _checkpointer = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-checkpoint"))
+        return _checkpointer[1]
 # WAL pages written since the last checkpoint, estimated: a commit dirties
 # about one page per index plus the table and chain pages, a row of a batch
 # about two (its random-key index leaves; the rest are shared by the batch).
@@ -371,7 +381,7 @@ class SQLiteStore(AuditStore):
                     self._checkpoint_lock.release()
         elif self._wal_pages >= _CHECKPOINT_AFTER and not self._checkpoint_queued:
             self._checkpoint_queued = True
-            _CHECKPOINTER.submit(self._background_checkpoint)
+            checkpointer().submit(self._background_checkpoint)
 
     def _background_checkpoint(self) -> None:
         with self._checkpoint_lock:

@@ -78,7 +78,7 @@ def test_checkpoints_run_in_the_background_and_reach_the_database_file(tmp_path)
             log.log_events([{"event_type": "data", "action": "content.add", "resource": f"r{b}-{i}"}
                             for i in range(500)])
         # The checkpoint thread is a single FIFO worker: once a later no-op ran, ours did.
-        audit_store._CHECKPOINTER.submit(lambda: None).result(timeout=30)
+        audit_store.checkpointer().submit(lambda: None).result(timeout=30)
         # immutable=1 reads the database file alone, ignoring the WAL: the rows
         # are there only if a checkpoint copied them while the log was open.
         deadline = time.monotonic() + 10
