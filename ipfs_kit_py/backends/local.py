@@ -49,13 +49,12 @@ class LocalBackend(Backend):
 
     async def get_block(self, cid: CID, hints: tuple[CID, ...] = ()) -> bytes:
         def read() -> bytes:
-            path = self._blocks()._path(bytes(cid.digest))
-            try:
-                # Raw bytes as stored: the manager verifies them, so a corrupt
-                # copy here is reported as corrupt rather than as missing.
-                return path.read_bytes()
-            except FileNotFoundError:
-                raise BlockMissing(f"{self.describe()} has no block {cid_str(cid)}") from None
+            # Raw bytes as stored: the manager verifies them, so a corrupt
+            # copy here is reported as corrupt rather than as missing.
+            data = self._blocks().read_stored(cid)
+            if data is None:
+                raise BlockMissing(f"{self.describe()} has no block {cid_str(cid)}")
+            return data
 
         return await anyio.to_thread.run_sync(read)
 

@@ -128,6 +128,17 @@ class Blockstore:
         self._dirty = True
         return True
 
+    def read_stored(self, cid: CID) -> bytes | None:
+        """The bytes stored under ``cid`` as they are, unverified; None when absent.
+
+        For callers that verify themselves and must tell a corrupt copy from a
+        missing one (a backend directory read by the replication manager).
+        """
+        try:
+            return self._path(_cid_multihash(cid)).read_bytes()
+        except FileNotFoundError:
+            return None
+
     def get(self, cid: CID) -> bytes:
         """The block's bytes, verified against its CID."""
         mh = _cid_multihash(cid)
