@@ -18,8 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from ulid import ULID
-
+from .audit.events import new_event_id
 from .errors import IpfsKitError, PermissionDenied, Unauthenticated
 
 ROLES = {"reader": 0, "writer": 1, "admin": 2}
@@ -79,7 +78,9 @@ def tracked(kit, action: str, event_type: str = "data", role: str = "reader",
     if role not in ROLES:
         raise ValueError(f"unknown role {role}")
     parent = _current.get()
-    event_id = str(ULID())
+    if parent is None:
+        kit.services.current_settings()  # a config.json change applies from the next operation on
+    event_id = new_event_id()
     op = Operation(
         action=action,
         event_id=event_id,

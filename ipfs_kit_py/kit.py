@@ -91,11 +91,26 @@ class Services:
             log.warning("%s: keeping the settings loaded before: %s", self._config_file, exc)
             self._config_stamp = stamp
             return
-        self.settings = fresh
+        before, self.settings = self.settings, fresh
         self._config_stamp = stamp
         monitor = self.__dict__.get("monitor")
         if monitor is not None:
             monitor.set_retention(fresh.monitoring_retention_s)
+        self._apply_store_settings(before, fresh)
+
+    def _apply_store_settings(self, before: Settings, fresh: Settings) -> None:
+        """Block cache size/policy and fsync policy take effect in a running process."""
+        content = self.__dict__.get("content")
+        if content is not None:
+            content.blocks.fsync = fresh.fsync
+        cache_fields = ("block_cache_blocks", "block_cache_policy")
+        if all(getattr(before, f) == getattr(fresh, f) for f in cache_fields) or "cache" not in self.__dict__:
+            return
+        old = self.__dict__.pop("cache")
+        new = self.cache  # rebuilt from the fresh settings (shared counters carry on in cache-stats.json)
+        if content is not None:
+            content.blocks.cache = new if fresh.block_cache_blocks else None
+        old.close()
 
     def monitoring_enabled(self) -> bool:
         return self.current_settings().monitoring_enabled

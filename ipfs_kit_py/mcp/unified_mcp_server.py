@@ -41,10 +41,10 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials
 from starlette.routing import Mount
-from ulid import ULID
 
 from .. import __version__
 from ..audit.auth import TokenStore
+from ..audit.events import new_event_id
 from ..errors import InvalidInput, IpfsKitError, PermissionDenied, Unauthenticated
 from .tools import ToolSpec, all_specs
 from .tools.common import CallState, begin_call, end_call, one_line
@@ -117,7 +117,7 @@ class ToolCallAuditor:
         self.specs = {s.name: s for s in specs}
         self.tools = {t.name: t for t in tools}
         # stdio: the local user, one session per server process.
-        self.local_session = str(ULID())
+        self.local_session = new_event_id()
         self._local_kit = kit.as_principal(kit.user, kit.role, kit.source_ip, self.local_session, "mcp")
 
     async def __call__(self, ctx, call_next):

@@ -119,6 +119,32 @@ def test_running_kit_sees_vfs_wizard_applied_by_another_process(kit, cli, tmp_pa
     assert kit.files_stat("/before.bin")["cid"] == before["cid"]
 
 
+def _memory_tier(kit: Kit) -> dict:
+    return kit.cache.get_statistics()["tiers"]["memory"]
+
+
+def test_block_cache_size_and_policy_reach_a_running_kit(kit, cli, tmp_path):
+    small = 64 * 1024
+    cid = kit.add(_data(40 * small), chunker=f"size-{small}").cid  # 40 leaves + a root
+    kit.cat(cid)
+    assert _memory_tier(kit)["max_entries"] == kit.settings.block_cache_blocks > 41
+    assert _memory_tier(kit)["entries"] == 41
+
+    layout = {"cid_version": "0", "chunker": "size-262144", "raw_leaves": "auto", "trickle": False,
+              "directories": [], "pin_writes": False}
+    _wizard(cli, tmp_path, "vfs_configuration", {**layout, "block_cache_blocks": 16, "block_cache_policy": "lru"})
+    assert kit.cat(cid) == _data(40 * small)
+    memory = _memory_tier(kit)
+    assert (memory["policy"], memory["max_entries"]) == ("lru", 16)
+    assert memory["entries"] == 16 and memory["evictions"] > 0  # the new size bounds what is kept
+
+    _wizard(cli, tmp_path, "vfs_configuration", {**layout, "block_cache_blocks": 0, "block_cache_policy": "lru"})
+    hits = kit.cache.get_statistics()["hits"]
+    kit.cat(cid)
+    kit.cat(cid)
+    assert kit.cache.get_statistics()["hits"] == hits  # 0 turns the block cache off
+
+
 def test_vfs_trickle_and_raw_leaves_off(kit):
     answers = {"cid_version": "1", "chunker": "size-65536", "raw_leaves": "no", "trickle": True}
     WizardManager(kit).create_wizard("vfs_configuration").run({**answers, "pin_writes": False})
