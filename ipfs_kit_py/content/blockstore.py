@@ -32,6 +32,7 @@ from pathlib import Path
 
 from multiformats import CID
 
+from ..core.cid import cid_str
 from ..errors import CorruptBlock, NotFound
 
 SHA2_256 = 0x12
@@ -151,9 +152,9 @@ class Blockstore:
             with open(self._path(mh), "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
-            raise NotFound(f"block {cid} is not in the local store") from None
+            raise NotFound(f"block {cid_str(cid)} is not in the local store") from None
         if cid.hashfun.code != SHA2_256 or hashlib.sha256(data).digest() != bytes(cid.raw_digest):
-            raise CorruptBlock(f"block {cid} is corrupt: its bytes do not hash to its CID")
+            raise CorruptBlock(f"block {cid_str(cid)} is corrupt: its bytes do not hash to its CID")
         if cache is not None:
             cache.set(mh, data)
         return data
@@ -162,7 +163,7 @@ class Blockstore:
         try:
             return self._path(_cid_multihash(cid)).stat().st_size
         except FileNotFoundError:
-            raise NotFound(f"block {cid} is not in the local store") from None
+            raise NotFound(f"block {cid_str(cid)} is not in the local store") from None
 
     def delete(self, cid: CID) -> bool:
         mh = _cid_multihash(cid)
