@@ -17,8 +17,9 @@ moving the same bytes:
   only backend is the S3 one (every block fetched from S3 and verified)
 - kubo read: POST /api/v0/cat vs Kit.cat in a fresh home with only the kubo backend
 Rates are MB/s (1e6 bytes) of file bytes, so the ratio is raw time / kit time.
-moto reads the whole object for each ranged GET, so here a Kit read from S3 (one
-ranged GET per block) gets slower per byte as the file grows; real S3 would not.
+moto reads the whole object for each ranged GET, so here a Kit read from S3
+(ranged GETs of up to 8 MiB, 4 at a time, over windows of sibling blocks) gets
+slower per byte as the file grows; real S3 would not.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 Reading a file walks its DAG one block at a time; from a remote backend each
 block would be one round trip. When a dag-pb node is fetched its links are
-remembered; when one of those children is asked for, it and the next
-``READ_AHEAD`` siblings are fetched together (by the manager, concurrently,
-each verified) and the extra ones kept, bounded by ``READ_AHEAD_BYTES``,
-until asked for.
+remembered; when one of those children is asked for, it and the following
+siblings are fetched together (by the manager, concurrently, each verified)
+and the extra ones kept, bounded by ``READ_AHEAD_BYTES``, until asked for.
+A window is at most ``READ_AHEAD`` blocks and ``WINDOW_BYTES`` by the links'
+sizes (Tsize), so large chunks do not overrun what is kept.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from ..core.cid import DAG_PB
 from ..core.dagpb import decode_node
 from ..errors import IpfsKitError
 
-READ_AHEAD = 32
+READ_AHEAD = 256
+WINDOW_BYTES = 24 * 1024 * 1024
 READ_AHEAD_BYTES = 64 * 1024 * 1024
 
 
@@ -34,11 +36,11 @@ class ReadAhead:
         if cid.codec.code != DAG_PB:
             return
         try:
-            links = [link.cid for link in decode_node(data).links]
+            links = [(link.cid, link.tsize or 0) for link in decode_node(data).links]
         except IpfsKitError:
             return
         with self._lock:
-            for index, child in enumerate(links):
+            for index, (child, _size) in enumerate(links):
                 self._position[child] = (backend, links, index)
             while len(self._position) > 100_000:
                 self._position.popitem(last=False)
@@ -49,7 +51,13 @@ class ReadAhead:
         if entry is None:
             return None
         backend, links, index = entry
-        return backend, links[index:index + READ_AHEAD]
+        window, total = [], 0
+        for child, size in links[index:index + READ_AHEAD]:
+            if window and total + size > WINDOW_BYTES:
+                break
+            window.append(child)
+            total += size
+        return backend, window
 
     def keep(self, blocks: dict) -> None:
         with self._lock:
