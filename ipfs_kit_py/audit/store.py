@@ -258,6 +258,8 @@ def checkpointer() -> ThreadPoolExecutor:
         if _checkpointer is None or _checkpointer[0] != os.getpid():
             _checkpointer = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-checkpoint"))
         return _checkpointer[1]
+
+
 # WAL pages written since the last checkpoint, estimated: a commit dirties
 # about one page per index plus the table and chain pages, a row of a batch
 # about two (its random-key index leaves; the rest are shared by the batch).
@@ -348,10 +350,10 @@ class SQLiteStore(AuditStore):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    head = conn.execute(_HEAD_LINK).fetchone()
-                    if head is None:
+                    found = conn.execute(_HEAD_LINK).fetchall()  # fetchall: no statement left open
+                    if not found:
                         raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
-                    rows, links = chain_rows(head[0], head[1], prepared)
+                    rows, links = chain_rows(found[0][0], found[0][1], prepared)
                     if len(rows) == 1:
                         conn.execute(_INSERT, rows[0])
                     else:
