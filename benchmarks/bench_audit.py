@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ipfs_kit_py.audit.chain import chain_hash
 from ipfs_kit_py.audit.events import GENESIS_HASH, canonical_body, prepare_row
 from ipfs_kit_py.audit.logger import AuditLogger
-from ipfs_kit_py.audit.store import _INDEXES, _INSERT, _TABLE_DDL
+from ipfs_kit_py.audit.store import _INDEXES, _INSERT, _TABLE_DDL, chain_rows
 
 ACTIONS = ["content.add", "content.cat", "pin.add", "pin.rm", "auth.login", "files.write"]
 
@@ -51,13 +50,8 @@ def make_events(n: int, start: float, span: float, seed: int = 1) -> list[dict]:
 
 def storage_rows(events: list[dict]) -> list[tuple]:
     """The exact rows the logger stores (validated, canonical, chained), built untimed."""
-    rows, prev = [], GENESIS_HASH
-    for seq, event in enumerate(events, 1):
-        row = prepare_row(**event)
-        digest = chain_hash(prev, canonical_body(row))
-        rows.append((seq, *row, prev, digest))
-        prev = digest
-    return rows
+    prepared = [(row, canonical_body(row)) for row in (prepare_row(**event) for event in events)]
+    return chain_rows(0, GENESIS_HASH, prepared)[0]
 
 
 def plain_executemany(target: str, rows: list[tuple], batch: int, singles: int = 0) -> tuple[float, list[float]]:

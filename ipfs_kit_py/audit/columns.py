@@ -60,6 +60,7 @@ from typing import Any
 
 import polars as pl
 
+from ..config import atomic_write_text
 from ..errors import InvalidInput
 from .events import ALL_FIELDS
 
@@ -78,6 +79,7 @@ SNAPSHOT_SEGMENT_ROWS = 20_000
 # A query bounded on both sides to less than this (seconds) goes to SQL: the timestamp index is enough.
 SNAPSHOT_MIN_SPAN = 6 * 3600.0
 
+_ROWS_AFTER = f"SELECT {', '.join(ALL_FIELDS)} FROM audit_events WHERE seq > ? ORDER BY seq"
 _CHAIN_STATE = "SELECT head_seq, head_hash, base_seq, base_hash FROM audit_chain WHERE id = 1"
 
 
@@ -219,8 +221,7 @@ def snapshot_frame(db_path: Path, conn: sqlite3.Connection) -> pl.DataFrame | No
         except _Moved:
             continue  # a concurrent writer replaced a segment: read the new manifest
     # (Re)build: every retained row from SQL, saved for next time.
-    frame = _fetch(conn, f"SELECT {', '.join(ALL_FIELDS)} FROM audit_events WHERE seq > ? ORDER BY seq",
-                   (base_seq,), ALL_FIELDS)
+    frame = _fetch(conn, _ROWS_AFTER, (base_seq,), ALL_FIELDS)
     snap.save([frame], replace=True)
     return frame
 
@@ -280,8 +281,7 @@ class _Snapshot:
         self._forget_others(segments)
         tail = None
         if head_seq > last_seq:
-            tail = _fetch(conn, f"SELECT {', '.join(ALL_FIELDS)} FROM audit_events WHERE seq > ? ORDER BY seq",
-                          (last_seq,), ALL_FIELDS)
+            tail = _fetch(conn, _ROWS_AFTER, (last_seq,), ALL_FIELDS)
             if tail.height == 0 or tail["prev_hash"][0] != last_hash:
                 raise _Stale
             if tail.height >= SNAPSHOT_SEGMENT_ROWS:
@@ -404,20 +404,15 @@ class _Snapshot:
             lock.close()
 
     def _write_segment(self, frame: pl.DataFrame) -> dict:
-        import xxhash
-
         first, last = int(frame["seq"][0]), int(frame["seq"][-1])
         name = f"seg-{first:012d}-{last:012d}-{secrets.token_hex(4)}.arrow"
         tmp = self.dir / f".tmp-{name}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
-                frame.write_ipc(f, compression="uncompressed")
-            digest = xxhash.xxh3_128()
-            with open(tmp, "rb") as f:
-                while chunk := f.read(1 << 22):
-                    digest.update(chunk)
-            size = tmp.stat().st_size
+                hashing = _HashingWriter(f)  # checksummed as written: no second read of the file
+                frame.write_ipc(hashing, compression="uncompressed")
+            size = hashing.size
             os.replace(tmp, self.dir / name)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -425,19 +420,28 @@ class _Snapshot:
             raise
         return {"file": name, "first_seq": first, "last_seq": last, "rows": frame.height,
                 "first_prev_hash": frame["prev_hash"][0], "last_hash": frame["hash"][-1],
-                "size": size, "xxh3_128": digest.hexdigest()}
+                "size": size, "xxh3_128": hashing.digest.hexdigest()}
 
     def _write_json(self, manifest: dict) -> None:
-        tmp = self.dir / f".tmp-manifest-{secrets.token_hex(4)}.json"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(manifest, f, indent=1)
-            os.replace(tmp, self.manifest_path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=1), mode=0o600)
+
+
+class _HashingWriter(io.RawIOBase):
+    """A binary file wrapper that keeps the XXH3-128 and the size of what passes through."""
+
+    def __init__(self, out: Any):
+        import xxhash
+
+        self.out, self.digest, self.size = out, xxhash.xxh3_128(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        written = self.out.write(data)
+        self.size += written
+        return written
 
 
 def _remember(path: Path, frame: pl.DataFrame) -> None:

@@ -120,8 +120,7 @@ _last_time_chars = (-1, "")
 def encode_ulid(ms: int, random80: int) -> str:
     """Crockford base32 of the 48-bit millisecond time (10 chars) and 80 further bits (16 chars)."""
     p = _PAIRS
-    return (p[ms >> 40 & 1023] + p[ms >> 30 & 1023] + p[ms >> 20 & 1023] + p[ms >> 10 & 1023] + p[ms & 1023]
-            + p[random80 >> 70 & 1023] + p[random80 >> 60 & 1023] + p[random80 >> 50 & 1023]
+    return (_time_chars(ms) + p[random80 >> 70 & 1023] + p[random80 >> 60 & 1023] + p[random80 >> 50 & 1023]
             + p[random80 >> 40 & 1023] + p[random80 >> 30 & 1023] + p[random80 >> 20 & 1023]
             + p[random80 >> 10 & 1023] + p[random80 & 1023])
 
@@ -367,11 +366,7 @@ def details_text(details: Any) -> str:
         text.encode("utf-8")
         return text
     except (ValueError, TypeError) as exc:  # NaN, non-string keys of mixed types, cycles, surrogates
-        raise InvalidInput(f"details cannot be stored as JSON: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidInput(f"details cannot be stored as JSON: {exc}") from exc
 
 
 def event_from_row(row: tuple, seq: int | None = None, prev_hash: str | None = None,

@@ -343,31 +343,26 @@ class SQLiteStore(AuditStore):
         self._after_commit(conn.total_changes - changes_before)  # rows, roughly: inserts and updates
 
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
-        # The same transaction as ``write()``, without its context managers and
-        # objects: this is the path of every single ``log_event``.
+        # The same transaction as ``write()`` without its WriteTx and nested
+        # context managers: this is the path of every single ``log_event``.
         conn = self._writer
-        with self._write_lock:
+        with self._write_lock, self._errors():
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    found = conn.execute(_HEAD_LINK).fetchall()  # fetchall: no statement left open
-                    if not found:
-                        raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
-                    rows, links = chain_rows(found[0][0], found[0][1], prepared)
-                    if len(rows) == 1:
-                        conn.execute(_INSERT, rows[0])
-                    else:
-                        conn.executemany(_INSERT, rows)
-                    if rows:
-                        conn.execute(_SET_HEAD, (links[-1][0], rows[-1][1], links[-1][2]))
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except self.integrity_errors as exc:
-                raise Conflict(f"audit event rejected by the store: {_first_line(exc)} (duplicate event_id?)") from exc
-            except self.backend_errors as exc:
-                raise BackendError(f"audit store error: {_first_line(exc)}") from exc
+                found = conn.execute(_HEAD_LINK).fetchall()  # fetchall: no statement left open
+                if not found:
+                    raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
+                rows, links = chain_rows(found[0][0], found[0][1], prepared)
+                if len(rows) == 1:
+                    conn.execute(_INSERT, rows[0])
+                else:
+                    conn.executemany(_INSERT, rows)
+                if rows:
+                    conn.execute(_SET_HEAD, (links[-1][0], rows[-1][1], links[-1][2]))
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
             self._after_commit(len(rows))
         return links
 
