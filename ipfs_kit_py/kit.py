@@ -112,9 +112,6 @@ class Services:
             content.blocks.cache = new if fresh.block_cache_blocks else None
         old.close()
 
-    def monitoring_enabled(self) -> bool:
-        return self.current_settings().monitoring_enabled
-
     @cached_property
     def cache(self):
         from .performance.cache import CacheManager
@@ -351,7 +348,8 @@ class Kit:
         details["interface"] = self.interface
         if error:
             details["error"] = error
-        if self.services.monitoring_enabled():  # the audit event is written either way
+        # Settings were refreshed when the top-level operation started (instrument.tracked).
+        if self.settings.monitoring_enabled:  # the audit event is written either way
             name = f"{op.action}@{op.backend}" if op.backend else op.action
             self.services.monitor.record(name, duration_ms, success=status == "success")
         self.audit.log_event(
