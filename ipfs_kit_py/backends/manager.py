@@ -438,10 +438,13 @@ class BackendManager:
     async def _fetch_verified(self, name: str, cid) -> bytes:
         backend = self.backend(name)
         hints = self._hints(name, backend)
-        data = await self._guarded(name, "get_block", backend.get_block, cid, hints, resource=cid_str(cid))
-        with _observe("verify", name, cid_str(cid)):
-            verify_block(cid, data)
-        return data
+
+        async def fetch(cid, hints) -> bytes:
+            data = await backend.get_block(cid, hints)
+            verify_block(cid, data)  # inside the call's audit event: a corrupt copy makes it a failure
+            return data
+
+        return await self._guarded(name, "get_block", fetch, cid, hints, resource=cid_str(cid))
 
     async def _fetch_window(self, name: str, window: list) -> dict:
         """Fetch the next sibling blocks together from the backend that served their parent.

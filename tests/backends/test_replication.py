@@ -129,8 +129,10 @@ def test_a_corrupt_copy_is_detected_by_hash_and_the_next_backend_is_used(tmp_pat
 
     # S3 first, then kubo: S3's corrupt block is rejected, kubo's is used.
     assert kit.cat(cid) == data
-    events = kit.audit.query_events(action="backend.verify", limit=100)
-    assert any(e.backend == "s3" and e.status == "failure" for e in events)
+    events = kit.audit.query_events(action="backend.get_block", limit=100)
+    refused = [e for e in events if e.backend == "s3" and e.status != "success"]
+    assert refused and "corrupt" in refused[0].details.get("error", "")
+    assert not kit.audit.query_events(action="backend.verify")  # one event per block read, not two
 
 
 def test_a_local_directory_backend_round_trips_and_rejects_corruption(tmp_path, kit):
