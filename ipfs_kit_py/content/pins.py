@@ -8,6 +8,7 @@ it with a compare-and-set inside one transaction.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,20 +50,31 @@ class PinStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # One connection serves every thread of the process (a server's
+        # requests): one transaction at a time on it, and no read that would
+        # see another thread's uncommitted writes. Re-entrant for reads made
+        # inside a transaction.
+        self._lock = threading.RLock()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Exclusive write transaction (serialises writers across processes)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        """Exclusive write transaction (serialises writers across threads and processes)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     # ---- pins ------------------------------------------------------------
     def add(self, cid: str, pin_type: str = "recursive") -> Pin:
@@ -90,29 +102,30 @@ class PinStore:
         return Pin(cid, row[0], row[1])
 
     def get(self, cid: str) -> Pin | None:
-        row = self._db.execute("SELECT type, created FROM pins WHERE cid = ?", (cid,)).fetchone()
-        return Pin(cid, row[0], row[1]) if row else None
+        rows = self._rows("SELECT type, created FROM pins WHERE cid = ?", (cid,))
+        return Pin(cid, rows[0][0], rows[0][1]) if rows else None
 
     def list(self, pin_type: str = "all") -> list[Pin]:
         if pin_type == "all":
-            rows = self._db.execute("SELECT cid, type, created FROM pins ORDER BY created, cid")
+            rows = self._rows("SELECT cid, type, created FROM pins ORDER BY created, cid")
         else:
-            rows = self._db.execute(
+            rows = self._rows(
                 "SELECT cid, type, created FROM pins WHERE type = ? ORDER BY created, cid", (pin_type,)
             )
         return [Pin(*row) for row in rows]
 
     def count(self) -> dict[str, int]:
-        counts = dict(self._db.execute("SELECT type, COUNT(*) FROM pins GROUP BY type").fetchall())
+        counts = dict(self._rows("SELECT type, COUNT(*) FROM pins GROUP BY type"))
         return {t: counts.get(t, 0) for t in PIN_TYPES}
 
     # ---- small key/value (VFS root) --------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str, db: sqlite3.Connection | None = None) -> None:
-        (db or self._db).execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        sql = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        if db is not None:  # inside the caller's transaction
+            db.execute(sql, (key, value))
+        else:
+            self._rows(sql, (key, value))

@@ -177,3 +177,31 @@ def test_env_overrides_apply_but_are_not_persisted(home, monkeypatch):
     on_disk.save()
     monkeypatch.delenv("IPFS_KIT_FSYNC")
     assert Settings.load(home).fsync == "batch"
+
+
+def test_concurrent_adds_from_many_threads_all_succeed_and_stay_pinned(kit):
+    # A server adds from many request threads at once through one Kit: its pin
+    # store's one connection must not interleave their transactions.
+    import threading
+
+    barrier = threading.Barrier(16)
+    results: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def add(i: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            for j in range(5):
+                results[i * 5 + j] = kit.add(f"payload {i} {j}".encode()).cid
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    pinned = {p["cid"] for p in kit.pin_ls()}
+    assert len(results) == 80 and set(results.values()) <= pinned
+    assert all(kit.cat(cid) == f"payload {n // 5} {n % 5}".encode() for n, cid in results.items())

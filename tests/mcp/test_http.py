@@ -68,6 +68,20 @@ async def test_reader_cannot_call_destructive_or_writing_tools(home, http_server
         assert kit.content.pins.get(home.facts["dir_cid"]) is not None  # nothing was unpinned by the reader
 
 
+async def test_only_admins_read_the_audit_log_over_mcp(home, http_server):
+    # The same rule as the dashboard's audit and analytics routes: the log names every user and IP.
+    audit_tools = [s.name for s in all_specs() if s.name.startswith("audit")]
+    assert {"audit_query", "audit_verify", "audit_analytics_get_patterns"} <= set(audit_tools)
+    for role in ("reader", "writer"):
+        async with http_session(http_server, home.tokens[role]) as session:
+            for name in audit_tools:
+                text = error_text(await session.call_tool(name, {}))
+                assert f"needs the admin role; {role}-user has {role}" in text, (name, text)
+    async with http_session(http_server, home.tokens["admin"]) as session:
+        found = await session.call_tool("audit_query", {"limit": 5})
+        assert not found.is_error and found.structured_content["events"]
+
+
 async def test_http_calls_run_as_the_token_user_with_progress(home, http_server):
     progress: list[tuple[float, float | None]] = []
 

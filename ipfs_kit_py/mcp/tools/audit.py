@@ -71,7 +71,7 @@ class VerifyResult(TypedDict):
     reason: str | None
 
 
-@tool(title="Search the audit log", read_only=True)
+@tool(title="Search the audit log", role="admin", read_only=True)
 def audit_query(
     since: TimeArg | None = None,
     until: TimeArg | None = None,
@@ -100,7 +100,7 @@ def audit_query(
     return structured(page)
 
 
-@tool(title="Verify the audit hash chain", read_only=True)
+@tool(title="Verify the audit hash chain", role="admin", read_only=True)
 async def audit_verify(
     ctx: Context,
     start_seq: Seq | None = None,
@@ -398,7 +398,7 @@ class Report(TypedDict):
     html: NotRequired[Annotated[str, Field(description="The self-contained HTML page (format=html).")]]
 
 
-@tool(title="Behaviour patterns", read_only=True)
+@tool(title="Behaviour patterns", role="admin", read_only=True)
 def audit_analytics_get_patterns(
     hours: HoursBack = 24.0,
     confidence: Annotated[float, Field(ge=0, le=1, description="Minimum confidence of a reported pattern.")] = 0.7,
@@ -414,7 +414,7 @@ def audit_analytics_get_patterns(
     return structured(found, key="patterns")
 
 
-@tool(title="Detect anomalies", read_only=True)
+@tool(title="Detect anomalies", role="admin", read_only=True)
 def audit_analytics_detect_anomalies(
     threshold: Annotated[float, Field(gt=0, le=100, description="Robust z-score a bucket must reach.")] = 2.0,
     days: DaysBack = 7.0,
@@ -427,7 +427,7 @@ def audit_analytics_detect_anomalies(
     return structured(found, key="anomalies")
 
 
-@tool(title="Correlate events", read_only=True)
+@tool(title="Correlate events", role="admin", read_only=True)
 def audit_analytics_correlate_events(event_id: EventId, window: Window = 300.0) -> Annotated[CallToolResult, Correlations]:
     """Events within `window` seconds of one event, scored by what they share (parent/child, operation,
     session, resource, user, source address, related action), with reasons
@@ -435,7 +435,7 @@ def audit_analytics_correlate_events(event_id: EventId, window: Window = 300.0) 
     return structured(caller().correlator.correlate_events(event_id, time_window=window), key="correlations")
 
 
-@tool(title="Reconstruct an operation timeline", read_only=True)
+@tool(title="Reconstruct an operation timeline", role="admin", read_only=True)
 def audit_analytics_reconstruct_timeline(
     operation_id: Annotated[str, Field(min_length=1, max_length=128, description="An operation id.")],
 ) -> Annotated[CallToolResult, Timeline]:
@@ -444,21 +444,21 @@ def audit_analytics_reconstruct_timeline(
     return structured(caller().correlator.reconstruct_timeline(operation_id))
 
 
-@tool(title="Analyze causation", read_only=True)
+@tool(title="Analyze causation", role="admin", read_only=True)
 def audit_analytics_analyze_causation(event_id: EventId) -> Annotated[CallToolResult, Causation]:
     """What led to an event: the explicit parent chain first, then inferred causes with confidence
     and reasons, plus its direct effects (as `ipfs-kit audit-analytics causation --json`)."""
     return structured(caller().correlator.analyze_causation(event_id))
 
 
-@tool(title="Assess impact", read_only=True)
+@tool(title="Assess impact", role="admin", read_only=True)
 def audit_analytics_assess_impact(event_id: EventId, window: Window = 300.0) -> Annotated[CallToolResult, Impact]:
     """Downstream events within `window` seconds after an event, the users, resources and backends
     they touched, and an impact level with reasons (as `ipfs-kit audit-analytics impact --json`)."""
     return structured(caller().correlator.assess_impact(event_id, time_window=window))
 
 
-@tool(title="Compliance score", read_only=True)
+@tool(title="Compliance score", role="admin", read_only=True)
 def audit_analytics_get_compliance_score(
     policy: PolicyName = "baseline",
     policy_rules: Annotated[PolicyRules | None, Field(
@@ -471,7 +471,7 @@ def audit_analytics_get_compliance_score(
     return structured(kit.analytics.get_compliance_score(_policy(kit, policy, policy_rules), timedelta(days=days)))
 
 
-@tool(title="Audit statistics", read_only=True)
+@tool(title="Audit statistics", role="admin", read_only=True)
 def audit_analytics_get_statistics(
     group_by: Annotated[GroupField, Field(description="What to group the events by.")] = "event_type",
     hours: HoursBack = 24.0,
@@ -481,7 +481,7 @@ def audit_analytics_get_statistics(
     return structured(caller().analytics.generate_statistics(group_by, timedelta(hours=hours)))
 
 
-@tool(title="Analyze trends", read_only=True)
+@tool(title="Analyze trends", role="admin", read_only=True)
 def audit_analytics_analyze_trends(
     metric: Metric = "event_count",
     period: Period = "daily",
@@ -492,7 +492,7 @@ def audit_analytics_analyze_trends(
     return structured(caller().analytics.analyze_trends(metric, period, days))
 
 
-@tool(title="Generate a report", read_only=True)
+@tool(title="Generate a report", role="admin", read_only=True)
 async def audit_analytics_generate_report(
     ctx: Context,
     report_type: ReportType = "summary",
