@@ -95,9 +95,10 @@ class Dashboard:
         """Steps, fields and (with a template) the template's answers, secrets hidden."""
         with self._track("wizard.describe", role="admin"):
             wizard = self.wizards.create_wizard(wizard_id)
-            answers = wizard.load_template(template) if template else {}
+            if template:
+                wizard.load_template(template)
             fields = wizard.fields
-            return {**wizard.to_dict(), "answers": {k: v for k, v in answers.items() if not fields[k].secret}}
+            return {**wizard.to_dict(), "answers": {k: v for k, v in wizard.answers.items() if not fields[k].secret}}
 
     def validate_wizard_step(self, wizard_id: str, step: int, answers: dict[str, Any],
                              template: str | None = None) -> dict[str, Any]:

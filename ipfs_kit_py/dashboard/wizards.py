@@ -55,7 +55,10 @@ class Wizard:
     def __init__(self, manager: WizardManager | None = None):
         self.manager = manager
         self.steps: list[Step] = self.build_steps()
-        self.answers: dict[str, Any] = {}
+        # Start from what is configured now, so a field left unanswered keeps
+        # its current value instead of going back to the wizard's default.
+        kit = manager.kit if manager is not None else None
+        self.answers: dict[str, Any] = self.current_answers(kit.settings) if kit is not None else {}
         self.template: str | None = None
         self.position = 0
         self.result: dict[str, Any] | None = None
@@ -67,6 +70,10 @@ class Wizard:
     def build_config(self, values: dict[str, Any]) -> dict[str, Any]:
         """The Settings fields this wizard writes, from validated values."""
         raise NotImplementedError
+
+    def current_answers(self, settings) -> dict[str, Any]:
+        """The answers that reproduce the current configuration (the inverse of build_config)."""
+        return {}
 
     def merge_config(self, settings, config: dict[str, Any]) -> dict[str, Any]:
         """Changes for ``settings.with_changes``; default: replace the sections."""
@@ -310,9 +317,9 @@ class BackendSetupWizard(Wizard):
                 Field("timeout_seconds", "Request timeout (seconds)", "float", default=30.0, min=1, max=600),
                 Field("max_retries", "Retries on failure", "int", default=3, min=0, max=10),
                 Field("replicate", "Replicate pinned content to this backend", "bool", default=False),
-                Field("replicas", "Copies to keep across backends", "int", default=1, min=1, max=10,
+                Field("replicas", "Copies to keep, the local one included", "int", default=2, min=1, max=10,
                       show_if={"replicate": (True,)}),
-            )),
+            ), check=_check_replicas),
             REVIEW_STEP,
         ]
 
@@ -332,6 +339,11 @@ class BackendSetupWizard(Wizard):
             config["replication"] = {"replicas": values["replicas"], "targets": [values["name"]]}
         return config
 
+    def current_answers(self, settings) -> dict[str, Any]:
+        # One backend is added per run; only the shared replica count carries over.
+        replicas = int(settings.replication.get("replicas", 1))
+        return {"replicas": replicas} if replicas >= 2 else {}
+
     def merge_config(self, settings, config: dict[str, Any]) -> dict[str, Any]:
         changes: dict[str, Any] = {"backends": {**settings.backends, **config["backends"]}}
         if "replication" in config:
@@ -339,6 +351,12 @@ class BackendSetupWizard(Wizard):
             targets = list(dict.fromkeys([*old.get("targets", []), *config["replication"]["targets"]]))
             changes["replication"] = {**old, "replicas": config["replication"]["replicas"], "targets": targets}
         return changes
+
+
+def _check_replicas(values: dict[str, Any]) -> dict[str, str]:
+    if values.get("replicate") and values.get("replicas", 2) < 2:
+        return {"replicas": "counts the local copy too: 2 or more keeps a copy on this backend"}
+    return {}
 
 
 def _check_connection(values: dict[str, Any]) -> dict[str, str]:
@@ -385,6 +403,15 @@ class VFSConfigurationWizard(Wizard):
             },
             "block_cache_blocks": values["block_cache_blocks"],
             "block_cache_policy": values["block_cache_policy"],
+        }
+
+    def current_answers(self, settings) -> dict[str, Any]:
+        vfs = settings.vfs_config
+        return {
+            "cid_version": str(vfs["cid_version"]), "chunker": vfs["chunker"],
+            "raw_leaves": {None: "auto", True: "yes", False: "no"}[vfs["raw_leaves"]],
+            "trickle": vfs["trickle"], "directories": list(vfs["directories"]), "pin_writes": vfs["pin_writes"],
+            "block_cache_blocks": settings.block_cache_blocks, "block_cache_policy": settings.block_cache_policy,
         }
 
     def after_apply(self, kit, values: dict[str, Any]) -> None:
@@ -437,10 +464,15 @@ class MonitoringSetupWizard(Wizard):
             REVIEW_STEP,
         ]
 
+    _KEYS = ("enabled", "retention", "prometheus", "latency_p95_ms", "error_rate_percent",
+             "cpu_percent", "memory_percent", "failed_logins_per_hour")
+
     def build_config(self, values: dict[str, Any]) -> dict[str, Any]:
-        keys = ("enabled", "retention", "prometheus", "latency_p95_ms", "error_rate_percent",
-                "cpu_percent", "memory_percent", "failed_logins_per_hour")
-        return {"monitoring": {k: values[k] for k in keys}}
+        return {"monitoring": {k: values[k] for k in self._KEYS}}
+
+    def current_answers(self, settings) -> dict[str, Any]:
+        current = settings.monitoring_config
+        return {k: current[k] for k in self._KEYS if k in current}
 
 
 def _check_retention(values: dict[str, Any]) -> dict[str, str]:

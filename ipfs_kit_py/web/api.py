@@ -343,12 +343,13 @@ def wizard_validate(ctx: Admin, wizard_id: WizardId, body: WizardStepAnswers) ->
 @router.post("/wizards/{wizard_id}/apply", tags=["wizards"], summary="Validate every step and apply")
 def wizard_apply(ctx: Admin, wizard_id: WizardId, body: WizardAnswers) -> dict[str, Any]:
     return board(ctx).run_wizard(wizard_id, _library_template(body.template), body.answers,
-                                 interactive=False, apply=True)
+                                 interactive=False)  # applies unless the answers say apply: false
 
 
 def _library_template(name: str | None) -> str | None:
-    # Over HTTP only library templates: a path would read server-side files.
-    if name is not None and ("/" in name or "\\" in name or name.startswith(".")):
+    # Over HTTP only library templates: a path or file name would read server-side files.
+    if name is not None and ("/" in name or "\\" in name or name.startswith(".")
+                             or name.lower().endswith((".json", ".yaml", ".yml"))):
         raise InvalidInput("template must be the name of a library template")
     return name or None
 

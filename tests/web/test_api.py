@@ -139,6 +139,38 @@ def test_wizard_api_validate_step_and_apply(client, tokens):
     assert r.status_code == 404
 
 
+def test_wizard_api_keeps_unanswered_fields_and_reads_no_server_files(client, tokens, tmp_path, monkeypatch):
+    h = tokens.headers("admin")
+    apply = "/api/wizards/monitoring_setup/apply"
+    r = client.post(apply, headers=h, json={"answers": {"latency_p95_ms": 123, "prometheus": False}})
+    assert r.status_code == 200 and r.json()["applied"], r.text
+    # A later run that answers one field keeps the others as configured, not the wizard's defaults.
+    r = client.post(apply, headers=h, json={"answers": {"retention": "3d"}})
+    assert [c["path"] for c in r.json()["changes"]] == ["monitoring.retention"]
+    monitoring = Settings.load(client.kit.settings.home).monitoring
+    assert (monitoring["latency_p95_ms"], monitoring["prometheus"], monitoring["retention"]) == (123, False, "3d")
+    shown = client.get("/api/wizards/monitoring_setup", headers=h).json()["answers"]
+    assert shown["latency_p95_ms"] == 123 and shown["retention"] == "3d"
+    # apply: false in the answers only validates, as on the CLI and over MCP.
+    r = client.post(apply, headers=h, json={"answers": {"retention": "5d", "apply": False}})
+    assert r.status_code == 200 and r.json()["applied"] is False
+    assert Settings.load(client.kit.settings.home).monitoring["retention"] == "3d"
+    # A bare file name would be opened relative to the server's working directory.
+    (tmp_path / "answers.json").write_text('{"retention": "9d"}')
+    monkeypatch.chdir(tmp_path)
+    for name in ("answers.json", "answers.YAML"):
+        r = client.get("/api/wizards/monitoring_setup", params={"template": name}, headers=h)
+        assert r.status_code == 400 and "library template" in r.json()["error"], r.text
+    # Replicating with one copy (the local one) would copy nothing: refused with the reason.
+    r = client.post("/api/wizards/backend_setup/apply", headers=h, json={"answers": {
+        "name": "nas", "type": "local", "path": str(tmp_path / "nas"), "replicate": True, "replicas": 1}})
+    assert r.status_code == 400 and "replicas" in r.json()["error"], r.text
+    r = client.post("/api/wizards/backend_setup/apply", headers=h, json={"answers": {
+        "name": "nas", "type": "local", "path": str(tmp_path / "nas"), "replicate": True}})
+    assert r.status_code == 200, r.text
+    assert client.kit.backends.targets() == ["nas"]
+
+
 def test_audit_explorer_filters_and_paging(client, tokens):
     for i in range(3):
         add(client, tokens, f"file {i}".encode())
