@@ -46,6 +46,7 @@ from .. import __version__
 from ..audit.auth import TokenStore
 from ..audit.events import new_event_id
 from ..errors import InvalidInput, IpfsKitError, PermissionDenied, Unauthenticated
+from .stdio import stdio_streams
 from .tools import ToolSpec, all_specs
 from .tools.common import CallState, begin_call, end_call, one_line
 
@@ -87,7 +88,14 @@ def build_server(kit) -> MCPServer:
 
 def run_stdio(kit) -> None:
     """Serve MCP over stdin/stdout until the client closes stdin."""
-    anyio.run(build_server(kit).run_stdio_async)
+    # The low-level server behind MCPServer (what its run_stdio_async runs), over our stdio relay.
+    server = build_server(kit)._lowlevel_server
+
+    async def serve() -> None:
+        async with stdio_streams() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    anyio.run(serve)
 
 
 def tool_manifest() -> list[dict[str, Any]]:

@@ -543,3 +543,42 @@ async def test_backend_list_redacts_secrets(home):
     assert archive["config"]["secret_access_key"] == "***"
     assert "very-secret-value" not in result.content[0].text
     assert result.structured_content["replication"] == {"replicas": 2, "targets": ["archive"]}
+
+
+def test_every_request_line_gets_an_answer_even_when_it_cannot_be_parsed(home):
+    # The SDK drops lines it cannot validate; a client would wait forever for their ids.
+    import subprocess
+
+    from .conftest import server_command, server_env
+
+    proc = subprocess.Popen(server_command(home, "mcp", "serve"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=server_env(home), text=True)
+    try:
+        def ask(line: str) -> dict:
+            proc.stdin.write(line + "\n")
+            proc.stdin.flush()
+            return json.loads(proc.stdout.readline())
+
+        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
+        assert ask(json.dumps(init))["id"] == 1
+        proc.stdin.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        lone = ('{"jsonrpc":"2.0","id":8,"method":"tools/call",'
+                '"params":{"name":"files_mkdir","arguments":{"path":"/\\ud800"}}}')
+        answer = ask(lone)
+        assert answer["id"] == 8 and answer["error"]["code"] == -32602
+        assert "unpaired UTF-16 surrogate" in answer["error"]["message"]
+        answer = ask('{"jsonrpc": "2.0", "id": 9, "method": ')
+        assert answer["id"] is None and answer["error"]["code"] == -32700
+        # and the server goes on serving
+        call = {"jsonrpc": "2.0", "id": 10, "method": "tools/call",
+                "params": {"name": "content_stat", "arguments": {"path": home.facts["text_cid"]}}}
+        answer = ask(json.dumps(call))
+        assert answer["id"] == 10 and not answer["result"]["isError"]
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0
