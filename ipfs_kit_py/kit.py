@@ -564,6 +564,7 @@ class Kit:
         """Copy a DAG to the policy's targets (or the named backends) now; ``{backend: status}``."""
         cid = self.content.resolve(path)
         note(resource=cid_str(cid))
+        self.content.get_block(cid)  # NotFound now, not a copy queued to fail and retry forever
         return self.backends.replicate(cid, self.content, targets=backends)
 
     @operation("backend.sync", event_type="backend", role="writer", resource_type=None)

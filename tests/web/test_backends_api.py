@@ -31,6 +31,12 @@ def test_backend_endpoints(client, tokens, home, tmp_path):
     [child] = client.kit.audit.query_events(action="backend.put_dag", operation_id=events[0].operation_id)
     assert child.backend == "nas" and child.parent_id == events[0].event_id
 
+    # Content that is nowhere: a 404 naming it, and nothing queued to retry forever.
+    absent = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+    refused = client.post("/api/backends/nas/replicate", json={"cid": absent}, headers=writer)
+    assert refused.status_code == 404 and absent in refused.json()["error"], refused.text
+    assert client.get("/api/replication", params={"cid": absent}, headers=reader).json()["items"] == []
+
 
 def test_backend_endpoint_errors_are_4xx_json(client, tokens):
     writer = tokens.headers("writer")
