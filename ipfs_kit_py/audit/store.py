@@ -337,7 +337,8 @@ class SQLiteStore(AuditStore):
                     raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
             yield cur, head_row
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
         self._after_commit(conn.total_changes - changes_before)  # rows, roughly: inserts and updates
@@ -360,7 +361,8 @@ class SQLiteStore(AuditStore):
                 if rows:
                     conn.execute(_SET_HEAD, (links[-1][0], rows[-1][1], links[-1][2]))
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             self._after_commit(len(rows))

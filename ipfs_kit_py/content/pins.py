@@ -68,7 +68,8 @@ class PinStore:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import re
+import sqlite3
 import threading
 import time
 import weakref
@@ -198,7 +199,14 @@ class PerformanceMonitor:
             pending = self._pending
             rows = [pending.popleft() for _ in range(len(pending))]
             if rows:
-                self._store.append(rows)
+                try:
+                    self._store.append(rows)
+                except sqlite3.OperationalError:
+                    # The metrics database cannot take them now (disk full, locked
+                    # too long). Samples are best effort: count them as dropped
+                    # rather than fail the operation or command that flushed.
+                    self._store.dropped += len(rows)
+                    return
             now = self._clock()
             if now - self._last_prune >= _PRUNE_EVERY_S:
                 self._last_prune = now

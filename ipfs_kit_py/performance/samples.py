@@ -186,7 +186,8 @@ class SqliteSampleStore:
                     db.execute("DROP TABLE perf_samples")
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                    db.execute("ROLLBACK")
                 raise
 
     def _insert_blocks(self, groups: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
@@ -220,7 +221,8 @@ class SqliteSampleStore:
                                 sum_ms + float(ms.sum()), json.dumps(merged)))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                    db.execute("ROLLBACK")
                 raise
 
     def window(self, name: str | None, since: float) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -267,7 +269,8 @@ class SqliteSampleStore:
                     self._insert_blocks({name: (ts[keep], ms, ok)})
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                    db.execute("ROLLBACK")
                 raise
 
     def totals(self) -> dict[str, dict[str, Any]]:

@@ -351,3 +351,26 @@ def test_samples_stored_row_by_row_by_an_older_version_are_kept(tmp_path):
     m.close()
     with sqlite3.connect(db) as conn:
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'perf_samples'").fetchone()
+
+
+def test_a_full_metrics_database_drops_samples_instead_of_failing_the_caller(tmp_path):
+    # SQLite's own size cap stands in for a full disk: the same SQLITE_FULL error,
+    # after which SQLite has already rolled the transaction back.
+    m = PerformanceMonitor(tmp_path / "metrics.db", flush_interval=3600)
+    try:
+        m.record("warm.up", 1.0)
+        m.flush()
+        db = sqlite3.connect(tmp_path / "metrics.db")
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.close()
+        m._store._db.execute(f"PRAGMA max_page_count = {pages}")
+        for i in range(20_000):
+            m.record(f"op.{i % 500}", float(i % 97))
+        m.flush()  # no "cannot rollback - no transaction is active", no exception at all
+        assert m.get_statistics()["samples_dropped"] == 20_000
+        m._store._db.execute("PRAGMA max_page_count = 1073741823")
+        m.record("after.space.freed", 2.0)
+        m.flush()
+        assert m.operation_totals()["after.space.freed"]["count"] == 1
+    finally:
+        m.close()
