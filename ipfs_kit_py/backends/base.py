@@ -58,6 +58,7 @@ class Backend(ABC):
 
     kind: str = ""
     uses_hints: bool = False  # get_block looks inside stored DAGs named by ``hints``
+    is_home_blockstore: bool = False  # stores into the home's own blocks/: a copy there is no replica
 
     def __init__(self, name: str, conf: dict[str, Any]):
         self.name = name

@@ -33,6 +33,7 @@ class LocalBackend(Backend):
             blocks_dir, self.pins_dir = self.root / "blocks", self.root / "pins"
         else:
             self.root = home
+            self.is_home_blockstore = True
             blocks_dir, self.pins_dir = home / "blocks", home / "backend-pins" / name
         self._blocks_dir = blocks_dir
         self._fsync = fsync

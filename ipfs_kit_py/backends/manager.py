@@ -241,9 +241,11 @@ class BackendManager:
         root = cid_str(parse_cid(cid) if isinstance(cid, str) else cid)
         names = self.targets() if targets is None else targets
         for name in names:
-            self.backend(name)  # unknown name -> NotFound before anything is queued
-            if self.state.want(root, name) == "pinned":
-                continue
+            if self.backend(name).is_home_blockstore:  # unknown name -> NotFound before anything is queued
+                raise InvalidInput(f"backend {name!r} is the home's own blockstore (a local backend without a "
+                                   "path): a copy there is no replica; give it a path on another disk")
+        for name in names:
+            self.state.want(root, name)
         rows = [r for r in self.state.due([root], include_not_due=True) if r["backend"] in names]
         if rows:
             self._run(self._copy_all, rows, store, 0)

@@ -354,12 +354,21 @@ class BackendSetupWizard(Wizard):
 
 
 def _check_replicas(values: dict[str, Any]) -> dict[str, str]:
-    if values.get("replicate") and values.get("replicas", 2) < 2:
+    if not values.get("replicate"):
+        return {}
+    if values.get("replicas", 2) < 2:
         return {"replicas": "counts the local copy too: 2 or more keeps a copy on this backend"}
+    if values.get("type") == "local" and not values.get("path"):
+        return {"replicate": "a local backend without a path is the home's own blockstore, so a copy there "
+                             "is no replica: give it a path on another disk"}
     return {}
 
 
 def _check_connection(values: dict[str, Any]) -> dict[str, str]:
+    path = values.get("path")
+    if values.get("type") == "local" and path and not Path(path).expanduser().is_absolute():
+        # Relative to whichever directory the server or CLI happened to start in: never what was meant.
+        return {"path": f"must be an absolute directory, not {path!r}"}
     if values.get("type") == "s3" and values.get("bucket") and not _BUCKET.match(values["bucket"]):
         return {"bucket": "must be 3-63 lowercase letters, digits, dots or hyphens (an S3 bucket name)"}
     return {}

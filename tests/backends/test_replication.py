@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ipfs_kit_py.config import Settings
-from ipfs_kit_py.errors import NotFound
+from ipfs_kit_py.errors import InvalidInput, NotFound
 from ipfs_kit_py.kit import Kit
 
 
@@ -245,3 +245,17 @@ def cid_str_in(names: list[str], cid) -> bool:
     from ipfs_kit_py.core.cid import cid_str
 
     return cid_str(cid) in names
+
+
+def test_a_backend_on_the_home_blockstore_or_a_relative_path_is_refused_as_a_replica(kit, tmp_path):
+    cid = kit.add(b"one copy only\n").cid
+    # No path: the home's own blocks/. Fine to list; a copy "there" would be no replica.
+    kit.backend_add("here", "local", test=False)
+    with pytest.raises(InvalidInput, match="home's own blockstore"):
+        kit.replicate(cid, backends=["here"])
+    assert kit.backend_status(cid)["items"] == []
+    with pytest.raises(InvalidInput, match="no replica"):
+        kit.backend_add("here2", "local", replicate=True, test=False)
+    with pytest.raises(InvalidInput, match="must be an absolute directory"):
+        kit.backend_add("rel", "local", path="relative/dir", test=False)
+    assert "here2" not in kit.settings.backends and "rel" not in kit.settings.backends

@@ -482,12 +482,16 @@ async def test_server_side_paths_only_under_allowed_roots(home):
             ("files_write", {"path": "/x", "source_path": outside}),
             ("car_import", {"path": outside}),
             ("car_export", {"path": home.facts["text_cid"], "output": str(home.outside / "o.car")}),
+            ("dashboard_run_wizard", {"wizard_id": "backend_setup", "answers": {
+                "name": "evil", "type": "local", "path": str(home.outside / "evil")}}),
         ]:
             text = error_text(await session.call_tool(name, args))
             assert "outside the allowed roots" in text, (name, text)
         relative = error_text(await session.call_tool("content_add", {"path": "docs/readme.txt"}))
         assert "must be absolute" in relative
-    assert not (home.outside / "o.car").exists()
+    assert not (home.outside / "o.car").exists() and not (home.outside / "evil").exists()
+    with home.kit() as kit:
+        assert "evil" not in kit.settings.backends
 
 
 async def test_calls_are_audit_events_with_children(home):

@@ -8,6 +8,7 @@ Kit for each call, as the web app does.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import Annotated, Any, Literal, NotRequired
@@ -243,6 +244,9 @@ async def dashboard_run_wizard(
     kit = caller()
     if template is not None and ("/" in template or template.endswith((".json", ".yaml", ".yml"))):
         template = server_path(kit, template, "answers file")
+    if answers and isinstance(answers.get("path"), str) and answers["path"]:
+        # A local backend's directory is written to by the server: the same rule as any server-side path.
+        answers = {**answers, "path": server_path(kit, os.path.expanduser(answers["path"]), "backend directory")}
     board = _board(kit)
     work = lambda _advance: board.run_wizard(wizard_id, template, answers, interactive=False, apply=apply)  # noqa: E731
     return structured(await Progress(ctx, None, f"running wizard {wizard_id}").run(work))
