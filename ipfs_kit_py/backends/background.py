@@ -19,7 +19,10 @@ async def replication_loop(kit) -> None:
         interval = float(kit.backends.policy["sync_interval_seconds"])
         await anyio.sleep(max(interval, 0.5))
         try:
-            if kit.backends.names() and kit.backends.state.due():
+            # Copies waiting for a retry, or pins that a target has no copy of yet
+            # (made before it became a target): either one is work for a sync.
+            if kit.backends.names() and (kit.backends.state.due() or await anyio.to_thread.run_sync(
+                    kit.backends.reconcile, kit.content)):
                 result = await anyio.to_thread.run_sync(worker.backend_sync)
                 logger.info("replication sync: %s pinned, %s failed, %s pending",
                             result["pinned"], result["failed"], result["pending"])

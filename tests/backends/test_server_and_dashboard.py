@@ -51,3 +51,20 @@ def test_dashboard_status_reports_a_down_backend(cli, home, kubo_node):
     assert backends["gone"]["healthy"] is False and "cannot reach the kubo RPC API" in backends["gone"]["error"]
     assert status["backends"]["healthy"] == 2 and status["backends"]["total"] == 3
     assert status["status"] == "warning" and "backend(s) down: gone" in status["message"]
+
+
+def test_the_server_copies_pins_made_before_a_backend_became_a_target(home, tmp_path):
+    tokens = make_tokens(home)
+    with Kit(home) as kit:
+        cids = [kit.add(f"older pin {i}\n".encode()).cid for i in range(3)]
+    Settings.load(home, env=False).with_changes(
+        backends={"nas": {"type": "local", "path": str(tmp_path / "nas")}},
+        replication={"replicas": 2, "targets": ["nas"], "sync_interval_seconds": 0.5}).save()
+    with Kit(home, interface="web") as kit, TestClient(create_app(kit), base_url="http://127.0.0.1") as client:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            items = client.get("/api/replication", headers=tokens.headers("reader")).json()["items"]
+            if sorted(i["cid"] for i in items if i["status"] == "pinned") == sorted(cids):
+                break
+            time.sleep(0.2)
+        assert sorted(i["cid"] for i in items if i["status"] == "pinned") == sorted(cids), items
