@@ -10,10 +10,11 @@ blocking SQLite/filesystem code.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -26,7 +27,26 @@ from ..instrument import note
 from ..mcp.controllers.storage import controller_for
 from .auth import Admin, Reader, RequestContext, Writer
 
-router = APIRouter(prefix="/api")
+
+def _declared_query(dependant) -> Iterator[str]:
+    yield from (param.alias for param in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _declared_query(sub)
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A misspelt or unsupported option (``?chunker=``) is an error, not silently a default answer."""
+    route = request.scope.get("route")
+    if route is None or not request.query_params:
+        return
+    declared = set(_declared_query(route.dependant))
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "none"
+        raise InvalidInput(f"unknown query parameter(s) {', '.join(unknown)}; this route takes: {takes}")
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(reject_unknown_query)])
 
 MAX_UPLOAD = 256 * 1024 * 1024
 MAX_CAT = 64 * 1024 * 1024

@@ -171,6 +171,15 @@ def test_wizard_api_keeps_unanswered_fields_and_reads_no_server_files(client, to
     assert client.kit.backends.targets() == ["nas"]
 
 
+def test_unknown_query_parameters_are_refused(client, tokens):
+    # ?chunker= is not an option of this route: the default CID for it would be a wrong answer.
+    r = add(client, tokens, b"options matter\n", chunker="size-10")
+    assert r.status_code == 400, r.text
+    assert "unknown query parameter(s) chunker" in r.json()["error"] and "cid_version" in r.json()["error"]
+    assert client.get("/api/content/pins", headers=tokens.headers("reader")).json() == []
+    assert add(client, tokens, b"options matter\n", cid_version=1).status_code == 200
+
+
 def test_audit_explorer_filters_and_paging(client, tokens):
     for i in range(3):
         add(client, tokens, f"file {i}".encode())
