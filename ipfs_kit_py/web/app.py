@@ -182,6 +182,12 @@ def _validation_message(exc: RequestValidationError) -> str:
     if not errors:
         return "invalid request"
     first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body",)) or "request"
+    kind, loc = first.get("type"), tuple(first.get("loc", ()))
+    if kind == "json_invalid":
+        return f"the request body is not valid JSON ({first.get('ctx', {}).get('error', 'decode error')}); " \
+               "send a JSON object with Content-Type: application/json"
+    if loc == ("body",) and kind in ("missing", "model_attributes_type", "dict_type"):
+        return "the request body must be a JSON object sent with Content-Type: application/json"
+    where = ".".join(str(p) for p in loc if p not in ("body",)) or "request"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"invalid {where}: {first.get('msg', 'invalid value')}{more}"

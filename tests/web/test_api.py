@@ -243,3 +243,14 @@ def test_audit_event_detail_with_correlation_timeline_and_causation(client, toke
     assert {"files.mkdir", "dashboard.wizard.run"} <= set(related)
     assert all(c["reasons"] for c in d["correlated"])
     assert client.get("/api/audit/events/nope", headers=h).status_code == 404
+
+
+def test_a_body_that_is_not_a_json_object_gets_a_message_that_says_so(client, tokens):
+    headers = tokens.headers("writer")
+    for body, content_type, expected in [
+        (b"{bad json", "application/json", "the request body is not valid JSON"),
+        (b"", "application/json", "must be a JSON object"),
+        (b"path=x", "application/x-www-form-urlencoded", "must be a JSON object"),
+    ]:
+        r = client.post("/api/content/pin", content=body, headers={**headers, "Content-Type": content_type})
+        assert r.status_code == 400 and expected in r.json()["error"], r.text
