@@ -351,7 +351,10 @@ class Kit:
         # Settings were refreshed when the top-level operation started (instrument.tracked).
         if self.settings.monitoring_enabled:  # the audit event is written either way
             name = f"{op.action}@{op.backend}" if op.backend else op.action
-            self.services.monitor.record(name, duration_ms, success=status == "success")
+            # A sample fails when the system did: refusing bad input ("failure") or a
+            # caller without the role ("denied") is the service working, and must not
+            # push the error rate (and the dashboard status) up.
+            self.services.monitor.record(name, duration_ms, success=status != "error")
         self.audit.log_event(
             event_type,
             op.action,

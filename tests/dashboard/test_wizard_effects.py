@@ -296,3 +296,19 @@ def test_broken_config_keeps_the_last_good_settings(kit, home, cli, caplog):
     assert_one_line_error(cli("files", "ls", "/"), "vfs.cid_version must be 0 or 1")
     Settings(home=home).save()
     assert kit.files_write("/c", io.BytesIO(b"c"))["cid"].startswith("Qm")
+
+
+def test_refused_bad_input_does_not_count_as_the_system_failing(kit):
+    # 30 cat calls with invalid CIDs are the service answering correctly, not an error rate.
+    from ipfs_kit_py.errors import InvalidInput
+
+    for i in range(30):
+        with pytest.raises(InvalidInput):
+            kit.cat(f"not-a-cid-{i}")
+    assert kit.audit.count(action="content.cat", status="failure") == 30
+    metrics = kit.services.monitor.get_metrics("content.cat", "1h")
+    assert metrics["count"] == 30 and metrics["success_rate"] == 100.0
+    from ipfs_kit_py.dashboard import Dashboard
+
+    status = Dashboard(kit).status()
+    assert "error rate" not in json.dumps(status) and status["performance"]["success_rate"] == 100.0, status
