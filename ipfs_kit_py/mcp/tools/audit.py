@@ -120,6 +120,11 @@ async def audit_verify(
     event, not a tool error.
     """
     kit = caller()
+    if file is None and prev_hash is not None:
+        raise InvalidInput("prev_hash applies only with file (an exported JSONL file)")
+    if file is not None and any(v is not None for v in (start_seq, end_seq, start_event_id, end_event_id)):
+        raise InvalidInput("a file is verified whole: start_seq, end_seq, start_event_id and end_event_id "
+                           "apply to the log, not with file")
     if file is not None:
         from ...audit.chain import verify_export_file
 
