@@ -127,12 +127,12 @@ def _wants_html(request: Request) -> bool:
                 or path.startswith("/static"))
 
 
-def _error(request: Request, status: int, message: str) -> Response:
+def _error(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     if _wants_html(request):
         if status == 401:
             return RedirectResponse(pages.login_url(request), status_code=303)
         return pages.error_page(request, status, message)
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _audit_refusal(request: Request, message: str) -> None:
@@ -168,7 +168,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such page or endpoint: {request.url.path}"
-        return _error(request, exc.status_code, message)
+        elif exc.status_code == 405 and exc.headers and exc.headers.get("Allow"):
+            message = f"{request.method} is not allowed on {request.url.path}; use {exc.headers['Allow']}"
+        return _error(request, exc.status_code, message, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:

@@ -254,3 +254,9 @@ def test_a_body_that_is_not_a_json_object_gets_a_message_that_says_so(client, to
     ]:
         r = client.post("/api/content/pin", content=body, headers={**headers, "Content-Type": content_type})
         assert r.status_code == 400 and expected in r.json()["error"], r.text
+
+
+def test_a_wrong_method_names_the_right_one(client, tokens):
+    r = client.get("/api/content/add", headers=tokens.headers("writer"))
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"] == "GET is not allowed on /api/content/add; use POST"
