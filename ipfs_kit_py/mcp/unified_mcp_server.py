@@ -31,6 +31,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+from jsonschema import Draft202012Validator
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.mcpserver import MCPServer
@@ -124,6 +125,9 @@ class ToolCallAuditor:
         self.kit = kit
         self.specs = {s.name: s for s in specs}
         self.tools = {t.name: t for t in tools}
+        # The SDK's pydantic models coerce ("yes" -> true, true -> 1, "1" -> 1); the
+        # schema an agent reads does not. Wrong JSON types are refused against it.
+        self.schemas = {t.name: Draft202012Validator(t.parameters) for t in tools}
         # stdio: the local user, one session per server process.
         self.local_session = new_event_id()
         self._local_kit = kit.as_principal(kit.user, kit.role, kit.source_ip, self.local_session, "mcp")
@@ -180,6 +184,8 @@ class ToolCallAuditor:
                     if unknown:
                         state.denied = InvalidInput(
                             f"unknown argument(s) for {spec.name}: {', '.join(map(str, unknown))[:300]}")
+                    else:
+                        state.denied = self._wrong_type(spec.name, arguments)
                 result = await call_next(ctx)
                 if result.get("isError"):
                     message = self._failure_text(spec, arguments, state, result)
@@ -196,6 +202,17 @@ class ToolCallAuditor:
                 return result
             raise
         return result
+
+    def _wrong_type(self, name: str, arguments: Mapping) -> InvalidInput | None:
+        """The first argument whose JSON type (or enum value) the tool's input schema refuses."""
+        for error in self.schemas[name].iter_errors(dict(arguments)):
+            if error.validator in ("type", "enum") and error.absolute_path:
+                where = ".".join(map(str, error.absolute_path))
+                wanted = (f"one of {', '.join(json.dumps(v) for v in error.validator_value)}"
+                          if error.validator == "enum" else f"of type {error.validator_value}")
+                return InvalidInput(f"invalid arguments for {name}: {where}: must be {wanted}, "
+                                    f"not {json.dumps(error.instance)[:80]}")
+        return None
 
     def _failure_text(self, spec, arguments, state, result) -> str:
         """The one-line error of a failed call, rewriting the SDK's text where we know better.

@@ -416,6 +416,8 @@ async def test_progress_notifications_for_long_operations(home):
 
 INVALID = [
     ("audit_verify", {"prev_hash": "0" * 64}, "prev_hash applies only with file"),
+    ("content_add", {"text": "a", "pin": "yes"}, "pin: must be of type boolean, not \"yes\""),
+    ("content_add", {"text": "a", "cid_version": True}, "cid_version: must be one of 0, 1, not true"),
     ("content_cat", {"path": 123}, "invalid arguments for content_cat: path"),
     ("content_cat", {"path": "QmNotACid"}, "invalid CID"),
     ("content_cat", {}, "invalid arguments for content_cat: path: Field required"),
