@@ -446,7 +446,8 @@ class Kit:
         return result.to_dict()
 
     @operation("car.export")
-    def car_export(self, path: str, output: str | os.PathLike) -> dict:
+    def car_export(self, path: str, output: str | os.PathLike | BinaryIO) -> dict:
+        """Export ``path``'s DAG as a CARv1 file (written atomically) or to a binary stream."""
         note(resource=path)
         result = self.content.car_export(path, output)
         note(bytes=result["bytes"], blocks=result["blocks"])

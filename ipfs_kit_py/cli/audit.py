@@ -15,6 +15,7 @@ import click
 from ..audit.chain import verify_export_file
 from ..audit.events import STATUSES
 from ..audit.timeparse import format_time
+from ..errors import InvalidInput
 from .common import emit, json_option, pass_kit, print_table, to_jsonable
 
 _TABLE = ["time", "seq", "event_type", "action", "status", "user_id", "source_ip", "resource"]
@@ -168,6 +169,8 @@ def import_(kit, file, fmt, strict, year, tz, as_json):
 def prune(kit, before, yes, as_json):
     """Delete old events; the rest of the chain still verifies. Recorded as an admin event."""
     if not yes:
+        if not sys.stdin.isatty():  # nobody to answer: a script must say --yes, not get "Aborted."
+            raise InvalidInput("audit prune deletes events; pass --yes to confirm")
         click.confirm(f"Delete audit events older than {before}?", abort=True, err=True)
     result = kit.audit.prune(before, user_id=kit.user)
     emit(result, as_json, lambda r: click.echo(

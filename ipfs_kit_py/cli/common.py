@@ -6,6 +6,7 @@ Commands are thin: parse options, call one ``Kit`` method, render the result.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from functools import update_wrapper
@@ -33,8 +34,28 @@ class CliState:
         return self._kit
 
     def close(self) -> None:
-        if self._kit is not None:
+        """Close the Kit; runs as the click context exits, so an exception may be on its way out."""
+        if self._kit is None:
+            return
+        if not _command_failing():
             self._kit.close()
+            return
+        # The command already failed and its one Error: line says why. Warnings from closing
+        # (e.g. cache statistics that cannot be saved in an unwritable home) would only add
+        # lines before it, and a failing close would replace the real error.
+        previous = logging.root.manager.disable
+        logging.disable(logging.CRITICAL)
+        try:
+            self._kit.close()
+        except Exception:
+            pass
+        finally:
+            logging.disable(previous)
+
+
+def _command_failing() -> bool:
+    exc = sys.exc_info()[1]
+    return exc is not None and not (isinstance(exc, click.exceptions.Exit) and exc.exit_code == 0)
 
 
 def pass_kit(fn: Callable) -> Callable:
@@ -70,12 +91,29 @@ def to_jsonable(value: Any) -> Any:
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
     """Render a command's result: JSON document, or the human renderer."""
-    if as_json:
-        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
-    elif human is not None:
-        human(data)
+    if as_json or human is None:
+        text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False)
+        sys.stdout.write(_valid_utf8(text) + "\n")
     else:
-        sys.stdout.write(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n")
+        human(data)
+
+
+def _valid_utf8(text: str) -> str:
+    """Text that encodes as UTF-8: undecodable bytes (file names) become U+FFFD, as in kubo's JSON.
+
+    Python keeps such bytes as lone surrogates, which stdout would write back as
+    the raw bytes, leaving a JSON document that is not valid UTF-8.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | None = None) -> None:

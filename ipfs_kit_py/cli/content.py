@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import click
 
+from ..core.cid import cid_str
+from ..errors import NotFound
 from .common import emit, json_option, pass_kit, print_table
 
 
@@ -134,6 +136,7 @@ def pin():
 @pass_kit
 def pin_add(kit, paths, pin_type, as_json):
     """Pin CIDs (recursive: the whole DAG; direct: one block)."""
+    _resolve_all(kit, paths)
     results = kit.pin_add_many(list(paths), pin_type)
     emit(results, as_json, lambda rows: [click.echo(f"pinned {r['cid']} {r['type']}ly") for r in rows])
 
@@ -144,8 +147,18 @@ def pin_add(kit, paths, pin_type, as_json):
 @pass_kit
 def pin_rm(kit, paths, as_json):
     """Remove pins (the blocks stay until gc)."""
-    results = [kit.pin_rm(p) for p in paths]
+    cids = _resolve_all(kit, paths)
+    pinned = {row["cid"] for kind in ("recursive", "direct") for row in kit.pin_ls(kind)}
+    for cid in cids:
+        if cid not in pinned:
+            raise NotFound(f"{cid} is not pinned")
+    results = [kit.pin_rm(cid) for cid in dict.fromkeys(cids)]  # a CID given twice is unpinned once
     emit(results, as_json, lambda rows: [click.echo(f"unpinned {r['cid']}") for r in rows])
+
+
+def _resolve_all(kit, paths: tuple[str, ...]) -> list[str]:
+    """The CID of every argument, before anything changes: one bad argument applies none."""
+    return [cid_str(kit.content.resolve(path)) for path in paths]
 
 
 @pin.command("ls")
@@ -181,11 +194,18 @@ def car():
 
 @car.command("export")
 @click.argument("path")
-@click.option("-o", "--output", type=click.Path(), required=True, help="The .car file to write.")
+@click.option("-o", "--output", type=click.Path(allow_dash=True), required=True,
+              help="The .car file to write (- for stdout).")
 @json_option
 @pass_kit
 def car_export(kit, path, output, as_json):
-    """Write the DAG under CID[/path] to a CAR file."""
+    """Write the DAG under CID[/path] to a CAR file (or - for stdout)."""
+    if output == "-":
+        if as_json:
+            raise click.UsageError("--json cannot be used with -o -: stdout carries the CAR")
+        kit.car_export(path, sys.stdout.buffer)  # stdout is the CAR: no summary line
+        sys.stdout.buffer.flush()
+        return
     result = kit.car_export(path, output)
     emit(result, as_json, lambda r: click.echo(f"exported {r['root']}: {r['blocks']} blocks, {r['bytes']} bytes to {r['output']}"))
 

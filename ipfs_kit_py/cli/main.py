@@ -58,6 +58,22 @@ def _register() -> None:
 _register()
 
 
+# click >= 8.2 raises this for a bare group (`ipfs-kit pin`); 8.1 prints the help itself.
+_NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``<strerror>: <path>`` (both paths for a rename), like the shell's tools say it."""
+    reason = exc.strerror or str(exc)
+    names = [os.fsdecode(n) if isinstance(n, bytes) else str(n)
+             for n in (exc.filename, exc.filename2) if n is not None]
+    return _one_line(f"{reason}: {' -> '.join(names)}" if names else reason)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and a non-zero exit."""
     try:
@@ -70,8 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    except click.ClickException as exc:
+    except _NoArgsIsHelp as exc:  # `ipfs-kit pin`: the group's help, as click shows it
         exc.show()
+        return exc.exit_code
+    except click.UsageError as exc:
+        # click's own form is three lines (usage, "Try ...", error); ours is the one Error: line.
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"Error: {_one_line(exc.format_message())}{hint}", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"Error: {_one_line(exc.format_message())}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -82,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except OSError as exc:  # the environment (a path, the disk, a vanished file), not a bug
+        if os.environ.get("IPFS_KIT_DEBUG"):
+            raise
+        click.echo(f"Error: {_os_error_text(exc)}", err=True)
+        return 1
     except Exception as exc:  # a bug: say so in one line, full trace only on request
         if os.environ.get("IPFS_KIT_DEBUG"):
             raise

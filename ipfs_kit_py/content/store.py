@@ -92,6 +92,10 @@ class ContentStore:
         return self._resolve(path)
 
     def _resolve(self, path: str | ContentPath) -> CID:
+        if isinstance(path, str) and path.strip().startswith(("/ipns/", "ipns://")):
+            # Otherwise the empty text before the name is parsed as the CID ("invalid CID ''").
+            raise InvalidInput(f"IPNS names are not supported: {path.strip()}; "
+                               "give an /ipfs/<cid> or <cid> path")
         cp = parse_content_path(path) if isinstance(path, str) else path
         if not cp.segments:
             return cp.root
@@ -137,8 +141,8 @@ class ContentStore:
     def get(self, path: str, output: str | os.PathLike) -> dict:
         cid = self._resolve(path)
         out = Path(output)
-        info = dag.stat(self.get_block, cid)
-        if info.type == "directory":
+        kind = dag.load_node(self.get_block, cid).kind  # the root only: dag.stat would read every block
+        if kind == "directory":
             files, total = export_tree(
                 dag.walk_tree(self.get_block, cid), out,
                 lambda c: dag.iter_file(self.get_block, c),
@@ -149,7 +153,7 @@ class ContentStore:
                 raise InvalidInput(f"{out} is a directory; give a file path to write to")
             total = write_file_atomic(out, dag.iter_file(self.get_block, cid))
             files = 1
-        return {"cid": cid_str(cid), "output": str(out), "files": files, "bytes": total, "type": info.type}
+        return {"cid": cid_str(cid), "output": str(out), "files": files, "bytes": total, "type": kind}
 
     def ls(self, path: str) -> list[dict]:
         cid = self._resolve(path)
@@ -228,11 +232,9 @@ class ContentStore:
         return GcResult(len(removed), freed, kept, removed)
 
     # ---- CAR -------------------------------------------------------------
-    def car_export(self, path: str, output: str | os.PathLike) -> dict:
+    def car_export(self, path: str, output: str | os.PathLike | BinaryIO) -> dict:
+        """Write the CAR to a file path (atomically) or to a binary stream (e.g. stdout)."""
         cid = self._resolve(path)
-        out = Path(output)
-        if out.is_dir():
-            raise InvalidInput(f"{out} is a directory; give a .car file path")
         blocks = [0]
 
         def walk():
@@ -240,6 +242,13 @@ class ContentStore:
                 blocks[0] += 1
                 yield block_cid, self.get_block(block_cid)
 
+        if not isinstance(output, str | os.PathLike):  # a binary stream
+            total = car.write_car(output, [cid], walk())
+            return {"root": cid_str(cid), "output": getattr(output, "name", "<stream>"),
+                    "blocks": blocks[0], "bytes": total}
+        out = Path(output)
+        if out.is_dir():
+            raise InvalidInput(f"{out} is a directory; give a .car file path")
         with atomic_output(out) as fh:
             total = car.write_car(fh, [cid], walk())
         return {"root": cid_str(cid), "output": str(out), "blocks": blocks[0], "bytes": total}

@@ -13,6 +13,7 @@ pin each written file. The Kit builds a new ``Vfs`` when the settings change.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from multiformats import CID
@@ -82,7 +83,11 @@ class Vfs:
         return [e.to_dict() for e in dag.list_directory(self.store.get_block, cid)]
 
     def read(self, path: str, out=None, offset: int = 0, length: int | None = None):
-        return self.store.cat(cid_str(self.resolve(path)), out=out, offset=offset, length=length)
+        cid = self.resolve(path)
+        kind = dag.load_node(self.store.get_block, cid).kind
+        if kind not in ("file", "raw"):  # cat's own error would name the CID, not the user's path
+            raise InvalidInput(f"{path} is a {kind}, not a file")
+        return self.store.cat(cid_str(cid), out=out, offset=offset, length=length)
 
     # ---- editing -----------------------------------------------------------
     def _node(self, cid: CID) -> ImportedNode:
@@ -142,6 +147,9 @@ class Vfs:
     def write(self, path: str, source, parents: bool = False, stdin=None) -> dict:
         """Write a file (bytes, a stream, or a local path) at ``path``, replacing it."""
         parts = split_vfs_path(path)
+        if isinstance(source, str | os.PathLike) and source != "-" and os.path.isdir(source):
+            # The adder's message would suggest -r, which files write does not have.
+            raise InvalidInput(f"{source} is a directory; files write takes a file (or - for stdin)")
         o = self.options
         opts = AddOptions(cid_version=o.cid_version, chunker=f"size-{o.chunk_size}",
                           raw_leaves=o.raw_leaves, trickle=o.trickle)
