@@ -28,6 +28,8 @@ def parse_content_path(text: str) -> ContentPath:
     elif raw.startswith("ipfs://"):
         raw = raw[len("ipfs://"):]
     head, _, rest = raw.partition("/")
+    if not head:  # "/etc/passwd", "//x": a file path or a typo, not a CID
+        raise InvalidInput(f"{text.strip()!r} is not a content path: give a CID, CID/path or /ipfs/CID/path")
     segments = tuple(s for s in rest.split("/") if s)
     for seg in segments:
         if seg in (".", "..") or "\x00" in seg:

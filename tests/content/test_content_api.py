@@ -205,3 +205,8 @@ def test_concurrent_adds_from_many_threads_all_succeed_and_stay_pinned(kit):
     pinned = {p["cid"] for p in kit.pin_ls()}
     assert len(results) == 80 and set(results.values()) <= pinned
     assert all(kit.cat(cid) == f"payload {n // 5} {n % 5}".encode() for n, cid in results.items())
+
+
+def test_a_file_path_given_as_content_path_is_named_in_the_error(kit):
+    with pytest.raises(InvalidInput, match=r"'/etc/passwd' is not a content path: give a CID"):
+        kit.stat("/etc/passwd")
