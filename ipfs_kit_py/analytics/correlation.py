@@ -50,7 +50,7 @@ from typing import Any
 import polars as pl
 
 from ..errors import InvalidInput, NotFound
-from .frame import LOCAL_SOURCES, NON_SUCCESS, export_frame, iso, rows_as_events
+from .frame import LOCAL_SOURCES, NON_SUCCESS, export_frame, iso, rows_as_events, window
 from .patterns import ADMIN_ACTIONS, PRIVILEGE_ACTIONS
 from .results import Result
 
@@ -382,6 +382,5 @@ class EventCorrelator:
 
 
 def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value != value:
-        raise InvalidInput(f"{name} must be a positive number of seconds, not {value!r}")
-    return float(value)
+    """A window in seconds (the shared analytics check: finite, > 0, at most 100 years)."""
+    return window(value, name, 1.0)

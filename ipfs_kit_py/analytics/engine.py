@@ -8,7 +8,6 @@ dashboard asking several questions in a row loads the columns once.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import Any
 
 import polars as pl
@@ -17,7 +16,7 @@ from ..errors import InvalidInput
 from . import anomalies as _anomalies
 from . import compliance as _compliance
 from . import statistics as _statistics
-from .frame import DAY, epoch, export_frame, number, positive_int, seconds
+from .frame import DAY, HOUR, MAX_WINDOW, epoch, export_frame, number, positive_int, span_of, window
 from .patterns import DETECTORS, HISTORY_DAYS, PATTERN_TYPES, PatternContext
 from .results import Anomaly, ComplianceScore, Pattern
 
@@ -61,16 +60,21 @@ class AuditAnalytics:
         return not self._source.query_events(end_time=ts, limit=1)
 
     # ---- patterns -------------------------------------------------------------------
-    def analyze_patterns(self, timeframe: Any = timedelta(hours=24), confidence: float = 0.7,
-                         event_types: Any = None, *, pattern_types: Any = None, end_time: Any = None,
+    def analyze_patterns(self, timeframe: Any = None, confidence: float = 0.7,
+                         event_types: Any = None, *, hours: Any = None, days: Any = None,
+                         pattern_types: Any = None, end_time: Any = None,
                          settings: dict[str, dict[str, Any]] | None = None) -> list[Pattern]:
         """Behaviour patterns whose events fall in the last ``timeframe`` (see ``patterns.py``).
+
+        The window is ``timeframe`` (timedelta or seconds), or ``hours`` or ``days``
+        (numbers); default 24 hours. Every window argument of this class is checked
+        by ``frame.window``: finite, > 0, at most 100 years.
 
         ``confidence``: keep findings at or above it. ``pattern_types``: a subset of
         ``PATTERN_TYPES``. ``settings``: per-type overrides of the detectors' defaults,
         e.g. ``{"brute_force": {"min_failures": 20}}``.
         """
-        span = seconds(timeframe, "timeframe")
+        span = span_of(timeframe, hours=hours, days=days, default=24 * HOUR)
         conf = number(confidence, "confidence", 0.0, 1.0)
         end = epoch(end_time)
         types = _choose(pattern_types, PATTERN_TYPES, "pattern type")
@@ -100,7 +104,7 @@ class AuditAnalytics:
         """Anomalies in the last ``days`` days against robust baselines (see ``anomalies.py``)."""
         number(threshold, "threshold", 0.0)
         span = _days(days)
-        base = number(baseline_days, "baseline_days", 0.0) * DAY
+        base = number(baseline_days, "baseline_days", 0.0, MAX_WINDOW / DAY) * DAY
         number(min_ratio, "min_ratio", 1.0)
         end = epoch(end_time)
         start = end - span
@@ -109,20 +113,23 @@ class AuditAnalytics:
                                  max_evidence=min(self.max_evidence, 100), multivariate=multivariate)
 
     # ---- compliance -------------------------------------------------------------------
-    def get_compliance_score(self, policy_rules: Any = "baseline", timeframe: Any = timedelta(days=7), *,
-                             end_time: Any = None) -> ComplianceScore:
-        """Score the last ``timeframe`` against a policy (dict, JSON/YAML path, or ``baseline``/``strict``)."""
+    def get_compliance_score(self, policy_rules: Any = "baseline", timeframe: Any = None, *,
+                             hours: Any = None, days: Any = None, end_time: Any = None) -> ComplianceScore:
+        """Score the last ``timeframe`` (or ``hours``/``days``; default 7 days) against a policy
+        (dict, JSON/YAML path, or ``baseline``/``strict``)."""
+        span = span_of(timeframe, hours=hours, days=days, default=7 * DAY)
         policy = _compliance.load_policy(policy_rules)
-        span = seconds(timeframe, "timeframe")
         end = epoch(end_time)
         df = self.frame(end - span, end)
         return _compliance.score(df, policy, end - span, end, self._source)
 
     # ---- statistics and trends ------------------------------------------------------------
-    def generate_statistics(self, group_by: str = "event_type", timeframe: Any = timedelta(hours=24), *,
-                            end_time: Any = None, limit: int = 50) -> dict[str, Any]:
-        """Counts, outcomes, users, bytes and durations per value of ``group_by`` over ``timeframe``."""
-        span = seconds(timeframe, "timeframe")
+    def generate_statistics(self, group_by: str = "event_type", timeframe: Any = None, *,
+                            hours: Any = None, days: Any = None, end_time: Any = None,
+                            limit: int = 50) -> dict[str, Any]:
+        """Counts, outcomes, users, bytes and durations per value of ``group_by`` over ``timeframe``
+        (or ``hours``/``days``; default 24 hours)."""
+        span = span_of(timeframe, hours=hours, days=days, default=24 * HOUR)
         positive_int(limit, "limit")
         end = epoch(end_time)
         return _statistics.summarize(self.frame(end - span, end), group_by, end - span, end, limit)
@@ -138,21 +145,23 @@ class AuditAnalytics:
         return _statistics.trend(self.frame(end - span, end), metric, period, end - span, end)
 
     # ---- reports ------------------------------------------------------------------------------
-    def generate_report(self, report_type: str = "summary", *, timeframe: Any = timedelta(days=7),
-                        policy: Any = "baseline", end_time: Any = None) -> dict[str, Any]:
-        """A report (``summary``, ``security``, ``compliance``, ``activity``) as a JSON-ready dict."""
+    def generate_report(self, report_type: str = "summary", *, timeframe: Any = None, hours: Any = None,
+                        days: Any = None, policy: Any = "baseline", end_time: Any = None) -> dict[str, Any]:
+        """A report (``summary``, ``security``, ``compliance``, ``activity``) as a JSON-ready dict,
+        over ``timeframe`` (or ``hours``/``days``; default 7 days)."""
         from .report import build_report
 
-        return build_report(self, report_type, timeframe=seconds(timeframe, "timeframe"), policy=policy,
-                            end=epoch(end_time))
+        span = span_of(timeframe, hours=hours, days=days, default=7 * DAY)
+        return build_report(self, report_type, timeframe=span, policy=policy, end=epoch(end_time))
 
     def export_report(self, report_type: str, output: str, *, format: str | None = None,
-                      timeframe: Any = timedelta(days=7), policy: Any = "baseline",
+                      timeframe: Any = None, hours: Any = None, days: Any = None, policy: Any = "baseline",
                       end_time: Any = None) -> dict[str, Any]:
         """Write a report to ``output`` (``.html``: self-contained page with charts; else JSON)."""
         from .report import write_report
 
-        report = self.generate_report(report_type, timeframe=timeframe, policy=policy, end_time=end_time)
+        report = self.generate_report(report_type, timeframe=timeframe, hours=hours, days=days, policy=policy,
+                                      end_time=end_time)
         return write_report(report, output, format)
 
     # ---- scenarios ----------------------------------------------------------------------------
@@ -170,12 +179,7 @@ class AuditAnalytics:
 
 def _days(value: Any) -> float:
     """``days`` as seconds: a number of days, or a timedelta."""
-    if isinstance(value, timedelta):
-        return seconds(value, "days")
-    days = number(value, "days")
-    if days <= 0:
-        raise InvalidInput(f"days must be a positive number, not {value!r}")
-    return days * DAY
+    return window(value, "days", DAY)
 
 
 def _choose(chosen: Any, allowed: tuple[str, ...], what: str) -> list[str]:

@@ -120,26 +120,82 @@ def load_frame(source: Any, start: float | None, end: float | None,
 
 # ---- time arguments -------------------------------------------------------------
 
-def seconds(value: Any, name: str) -> float:
-    """A positive duration: a timedelta or a number of seconds."""
+# Times datetime can show (years 1 to 9999), as audit.timeparse accepts them.
+MIN_TIME = -62135596800.0
+MAX_TIME = 253402300800.0
+MAX_WINDOW = 100 * 365.25 * DAY  # the longest look-back any analysis accepts: 100 years
+_UNIT_NAMES = {1.0: "seconds", HOUR: "hours", DAY: "days"}
+
+
+def window(value: Any, name: str, unit: float = 1.0) -> float:
+    """A look-back window in seconds: a ``timedelta``, or a number of ``unit`` seconds.
+
+    The one check for every analytics window (``timeframe``, ``hours``,
+    ``days``, ``time_window``), so every interface gets the same message: it
+    must be finite, > 0 and at most ``MAX_WINDOW`` (100 years).
+    """
     if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise InvalidInput(f"{name} must be a positive duration (timedelta or seconds), not {value!r}")
-    return float(value)
+        span = value.total_seconds()
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        span = math.nan
+    else:
+        try:
+            span = float(value) * unit
+        except OverflowError:  # an int beyond the float range
+            span = math.inf
+    if not (math.isfinite(span) and 0 < span <= MAX_WINDOW):
+        units = _UNIT_NAMES.get(unit, f"x {unit:g} seconds")
+        raise InvalidInput(f"{name} must be a number > 0 and at most {MAX_WINDOW / unit:,.0f} {units} (100 years),"
+                           f" not {show(value)}")
+    return span
+
+
+def seconds(value: Any, name: str) -> float:
+    """A positive duration: a timedelta or a number of seconds (at most 100 years)."""
+    return window(value, name, 1.0)
+
+
+def span_of(timeframe: Any = None, *, hours: Any = None, days: Any = None, default: float) -> float:
+    """Seconds in whichever of ``timeframe`` (timedelta or seconds), ``hours`` or ``days`` was given."""
+    given = [(n, v, u) for n, v, u in (("timeframe", timeframe, 1.0), ("hours", hours, HOUR), ("days", days, DAY))
+             if v is not None]
+    if len(given) > 1:
+        raise InvalidInput(f"give only one of {', '.join(n for n, _, _ in given)}")
+    if not given:
+        return default
+    name, value, unit = given[0]
+    return window(value, name, unit)
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def epoch(value: Any, name: str = "end_time") -> float:
-    """A point in time: None (now), epoch seconds, or an aware datetime."""
+    """A point in time: None (now), epoch seconds, or an aware datetime (years 1 to 9999)."""
     if value is None:
         return time.time()
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise InvalidInput(f"{name} must be timezone-aware (UTC)")
-        return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{name} must be epoch seconds or a datetime, not {value!r}")
+        try:
+            return value.timestamp()
+        except (OverflowError, ValueError):
+            raise InvalidInput(f"{name} is out of range (years 1 to 9999)") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise InvalidInput(f"{name} must be epoch seconds or a datetime, not {show(value)}")
+    if not MIN_TIME <= value < MAX_TIME:
+        raise InvalidInput(f"{name} {show(value)} is out of range (years 1 to 9999)")
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def iso(ts: float | None) -> str | None:
@@ -155,10 +211,10 @@ def positive_int(value: Any, name: str) -> int:
 
 
 def number(value: Any, name: str, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a number, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise InvalidInput(f"{name} must be a number, not {show(value)}")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise InvalidInput(f"{name} must be between {low} and {high}, not {value!r}")
+        raise InvalidInput(f"{name} must be between {low} and {high}, not {show(value)}")
     return float(value)
 
 

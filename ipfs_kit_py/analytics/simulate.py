@@ -31,15 +31,17 @@ import base64
 import hashlib
 import math
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import InvalidInput
+from .frame import epoch, show
 
 DAY = 86400.0
 HOUR = 3600.0
 MIB = 1024 * 1024
+MAX_DAYS = 730  # two years of simulated activity (about 850 events a day for 30 users)
+MAX_TIMESTAMP = 32503680000.0  # audit timestamps are before the year 3000
 _CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 PATTERN_INCIDENTS = (
@@ -181,13 +183,15 @@ class _Gen:
 def generate_scenario(days: int = 21, users: int = 30, seed: int = 0, incidents: Any = "all",
                       end_time: float | None = None) -> Scenario:
     """The scenario's events (dicts for ``log_events``, time-ordered) and its answer key."""
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise InvalidInput(f"days must be an integer >= 1, not {days!r}")
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"days must be an integer from 1 to {MAX_DAYS}, not {show(days)}")
     if isinstance(users, bool) or not isinstance(users, int) or not 3 <= users <= 100000:
         raise InvalidInput(f"users must be an integer between 3 and 100000, not {users!r}")
     wanted = _incident_list(incidents)
-    end = time.time() if end_time is None else float(end_time)
+    end = epoch(end_time)
     start = end - days * DAY
+    if not 0 <= start or not end < MAX_TIMESTAMP:
+        raise InvalidInput(f"end_time {show(end_time)} puts the scenario outside 1970..3000 (audit timestamps)")
     gen = _Gen(seed, start, end)
     rng = gen.rng
     people = _make_users(rng, users)

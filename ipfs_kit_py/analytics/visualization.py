@@ -30,6 +30,7 @@ from .frame import (
     frame_from_events,
     iso,
     normalize,
+    window,
 )
 
 STATUS_COLORS = {"success": "#2e7d32", "failure": "#f9a825", "denied": "#ef6c00", "error": "#c62828"}
@@ -51,8 +52,9 @@ class AuditVisualizer:
         if events is None:
             if self._source is None:
                 return empty_frame()
+            span = window(hours, "hours", HOUR)
             now = time.time()
-            return export_frame(self._source, now - hours * HOUR, now)
+            return export_frame(self._source, now - span, now)
         if isinstance(events, pl.DataFrame):
             return normalize(events)
         if isinstance(events, dict) or isinstance(events, str):

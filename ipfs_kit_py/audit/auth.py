@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import math
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
-from .timeparse import parse_duration
+from .timeparse import parse_duration, show
 
 ROLES = ("reader", "writer", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -52,6 +54,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_by TEXT,
     last_used_at REAL
 )"""
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 LAST_USED_RESOLUTION = 60.0  # seconds: how fresh ``last_used_at`` is kept
 _TOKEN_COLUMNS = "token_id, user_id, role, created_at, created_by, expires_at, revoked_at, revoked_by, last_used_at"
 
@@ -94,7 +97,13 @@ class TokenInfo:
         return "active"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "state": self.state}
+        data = asdict(self)
+        for key, value in data.items():
+            # A damaged row (e.g. an infinite expiry written by an old version) must not
+            # produce invalid JSON: a time that is not a number is shown as absent.
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return {**data, "state": self.state}
 
 
 def local_principal() -> Principal:
@@ -158,7 +167,9 @@ class TokenStore:
         for a token that never expires.
         """
         if not isinstance(user, str) or not user.strip() or len(user) > 256 or user != user.strip():
-            raise InvalidInput(f"token user must be a non-empty name, not {user!r}")
+            raise InvalidInput(f"token user must be a non-empty name, not {show(user)}")
+        if _CONTROL_RE.search(user):
+            raise InvalidInput(f"token user must not contain control characters (newlines, tabs, ...): {show(user)}")
         _role(role)
         now = time.time()
         expires_at = None if expires is None else now + parse_duration(expires)

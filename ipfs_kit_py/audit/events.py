@@ -249,8 +249,8 @@ def prepare_row(
     if duration_ms is not None:
         if duration_ms.__class__ is not float or not 0.0 <= duration_ms < math.inf:
             duration_ms = _duration(duration_ms)
-    if bytes is not None and (bytes.__class__ is not int or bytes < 0):
-        raise InvalidInput(f"bytes must be an integer >= 0, not {bytes!r}")
+    if bytes is not None and (bytes.__class__ is not int or not 0 <= bytes < _MAX_BYTES):
+        raise InvalidInput(f"bytes must be an integer >= 0 and < 2**63, not {_show(bytes)}")
     return (event_id, ts, event_type, action, status,
             user_id if user_id.__class__ is str and 0 < len(user_id) <= _MAX_TEXT else _text("user_id", user_id),
             source_ip if source_ip.__class__ is str and 0 < len(source_ip) <= _MAX_TEXT
@@ -268,11 +268,18 @@ def prepare_row(
 
 _STATUS_SET = frozenset(STATUSES)
 _SEVERITY_SET = frozenset(SEVERITIES)
-_MAX_TIMESTAMP = 32503680000.0  # year 3000: catches milliseconds passed as seconds
+MAX_TIMESTAMP = _MAX_TIMESTAMP = 32503680000.0  # year 3000: catches milliseconds passed as seconds
 # Names that passed validation once; bounded so arbitrary input cannot grow them.
 _known_names: set[str] = set(EVENT_TYPES)
 _known_actions: set[str] = set()
 _KNOWN_LIMIT = 4096
+_MAX_BYTES = 1 << 63  # SQLite INTEGER (and PostgreSQL BIGINT) are signed 64-bit
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _check_name(event_type: Any) -> None:
@@ -284,15 +291,25 @@ def _check_name(event_type: Any) -> None:
 
 def _check_action(action: Any) -> None:
     if not isinstance(action, str) or not action or len(action) > 200 or action != action.strip():
-        raise InvalidInput(f"action must be a non-empty name like 'content.add', not {action!r}")
+        raise InvalidInput(f"action must be a non-empty name like 'content.add', not {_show(action)}")
+    if _CONTROL_RE.search(action):
+        raise InvalidInput(f"action must not contain control characters, not {_show(action)}")
     if len(_known_actions) < _KNOWN_LIMIT:
         _known_actions.add(action)
 
 
 def _duration(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value >= 0):
-        raise InvalidInput(f"duration_ms must be a number >= 0, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (_finite(value) and value >= 0):
+        raise InvalidInput(f"duration_ms must be a finite number >= 0, not {_show(value)}")
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    """``math.isfinite`` that says False (instead of raising) for ints beyond the float range."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _timestamp(value: Any) -> float:
@@ -302,10 +319,10 @@ def _timestamp(value: Any) -> float:
         if value.tzinfo is None:
             raise InvalidInput("timestamp datetimes must be timezone-aware (UTC)")
         return value.timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"timestamp must be UTC epoch seconds, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise InvalidInput(f"timestamp must be finite UTC epoch seconds, not {_show(value)}")
     if not 0 <= value < _MAX_TIMESTAMP:
-        raise InvalidInput(f"timestamp {value!r} is out of range (epoch seconds, not milliseconds?)")
+        raise InvalidInput(f"timestamp {_show(value)} is out of range (epoch seconds, not milliseconds?)")
     return float(value)
 
 

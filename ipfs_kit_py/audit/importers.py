@@ -51,9 +51,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from .events import CHAIN_FIELDS, EVENT_FIELDS, encode_ulid, prepare_row
+from .events import CHAIN_FIELDS, EVENT_FIELDS, MAX_TIMESTAMP, encode_ulid, prepare_row
 
 FORMATS = ("auto", "jsonl", "sshd")
+MAX_REPEAT = 100_000  # "message repeated N times": more is not a real syslog line
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,9 @@ def _jsonl_row(record: Any, line: str, seen: Counter[str]) -> tuple:
             raise InvalidInput(f"missing required field {name!r}")
     if fields.get("event_id") is None:
         ts = fields["timestamp"]
-        if isinstance(ts, int | float) and not isinstance(ts, bool):
+        # Only a usable time gets a derived id; any other (NaN, 1e400, negative, bool, text)
+        # is left for prepare_row to reject with its message.
+        if isinstance(ts, int | float) and not isinstance(ts, bool) and 0 <= ts < MAX_TIMESTAMP:
             key = line.strip()
             seen[key] += 1
             fields["event_id"] = derived_event_id(ts, key, seen[key])
@@ -282,6 +285,9 @@ def parse_sshd(lines: list[str], *, year: int | None = None, tz: str | None = No
         msg, repeat = m.group("msg"), 1
         if rep := _REPEATED_RE.match(msg):
             msg, repeat = rep.group("inner"), int(rep.group("n"))
+            if repeat > MAX_REPEAT:
+                parsed.skipped.append(SkippedLine(lineno, f"repeat count {rep.group('n')[:20]} is more than {MAX_REPEAT}"))
+                continue
         mapped = _match_sshd(msg)
         if mapped is None:
             parsed.ignored += 1

@@ -272,10 +272,9 @@ class AuditLogger:
         """Like ``query_events``, plus the cursor for the next page (None at the end)."""
         if order not in ("asc", "desc"):
             raise InvalidInput(f"order must be 'asc' or 'desc', not {order!r}")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise InvalidInput(f"limit must be an integer >= 0, not {limit!r}")
-        if not isinstance(offset, int) or offset < 0:
-            raise InvalidInput(f"offset must be an integer >= 0, not {offset!r}")
+        if limit is not None:
+            _count("limit", limit)
+        _count("offset", offset)
         where, params = _where(start_time, end_time, event_types, user_id, status, action,
                                resource, operation_id, filters)
         if cursor is not None:
@@ -338,8 +337,7 @@ class AuditLogger:
 
     def tail(self, n: int = 10) -> list[AuditEvent]:
         """The last ``n`` events in chain order (oldest of them first)."""
-        if not isinstance(n, int) or n < 0:
-            raise InvalidInput(f"tail count must be an integer >= 0, not {n!r}")
+        _count("tail count", n)
         rows = self.store.fetchall(f"SELECT {COLUMN_LIST} FROM audit_events ORDER BY seq DESC LIMIT ?", (n,))
         return [_row_event(row) for row in reversed(rows)]
 
@@ -352,6 +350,8 @@ class AuditLogger:
         """
         if after_seq is None:
             after_seq = self.chain_head().seq
+        else:
+            _count("after_seq", after_seq)
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         yielded = 0
         while count is None or yielded < count:
@@ -562,6 +562,17 @@ def _event_fields(item: dict[str, Any] | AuditEvent, index: int) -> dict[str, An
     if chain:
         raise InvalidInput(f"event {index}: {', '.join(chain)} are assigned by the log, not by callers")
     return item
+
+
+MAX_COUNT = (1 << 63) - 1  # SQLite INTEGER / PostgreSQL BIGINT: LIMIT, OFFSET and seq values
+
+
+def _count(name: str, value: Any) -> int:
+    """A count, limit or offset: an integer from 0 to ``MAX_COUNT`` (else InvalidInput)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InvalidInput(f"{name} must be an integer from 0 to {MAX_COUNT} (2**63-1), not {shown}")
+    return value
 
 
 def _type_error_text(exc: TypeError) -> str:

@@ -7,7 +7,7 @@ human renderers here only lay results out as tables.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import click
 
@@ -38,7 +38,7 @@ def audit_analytics() -> None:
 @pass_kit
 def patterns(kit, hours, confidence, pattern_types, as_json):
     """Behaviour patterns (brute force, spraying, exfiltration, ...) with their evidence."""
-    result = kit.analytics.analyze_patterns(timedelta(hours=hours), confidence=confidence,
+    result = kit.analytics.analyze_patterns(hours=hours, confidence=confidence,
                                             pattern_types=list(pattern_types) or None)
 
     def human(items):
@@ -163,7 +163,7 @@ def impact(kit, event_id, window, as_json):
 @pass_kit
 def compliance(kit, policy, days, as_json):
     """Score the log against a policy: per-rule scores, violations, recommendations."""
-    result = kit.analytics.get_compliance_score(policy, timedelta(days=days))
+    result = kit.analytics.get_compliance_score(policy, days=days)
 
     def human(s):
         print_table([{"rule": r.rule, "score": r.score, "status": r.status, "checked": r.checked,
@@ -189,7 +189,7 @@ def compliance(kit, policy, days, as_json):
 @pass_kit
 def stats(kit, group_by, hours, as_json):
     """Counts, outcomes, users and bytes per group."""
-    result = kit.analytics.generate_statistics(group_by, timedelta(hours=hours))
+    result = kit.analytics.generate_statistics(group_by, hours=hours)
 
     def human(r):
         print_table(r["groups"], ["key", "count", "share", "success", "failure", "denied", "error", "users",
@@ -233,9 +233,9 @@ def trends(kit, metric, period, days, as_json):
 def report(kit, report_type, output, days, policy, as_json):
     """Generate a report (HTML with charts, or JSON)."""
     if output is None:
-        emit(kit.analytics.generate_report(report_type, timeframe=timedelta(days=days), policy=policy), True)
+        emit(kit.analytics.generate_report(report_type, days=days, policy=policy), True)
         return
-    result = kit.analytics.export_report(report_type, output, timeframe=timedelta(days=days), policy=policy)
+    result = kit.analytics.export_report(report_type, output, days=days, policy=policy)
     emit(result, as_json, lambda r: click.echo(f"wrote {r['type']} report ({r['format']}, {r['bytes']:,} bytes) "
                                                f"to {r['path']}"))
 

@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import InvalidInput
 
 CHART_TYPES = ("line", "bar", "pie", "scatter", "time_series")
+MAX_FILLED_BUCKETS = 100_000  # buckets one filled time series may have
 AGGREGATIONS = ("avg", "sum", "min", "max", "count", "last", "p50", "p95", "p99")
 _TYPE_ALIASES = {"timeseries": "time_series", "time-series": "time_series"}
 
@@ -103,10 +104,20 @@ def _number(value: Any, what: str) -> float:
             value = None
         if value is None:
             raise InvalidInput(f"{what} must be a number")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf
     if not math.isfinite(value):
         raise InvalidInput(f"{what} must be a finite number")
     return value
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _x_value(value: Any, what: str) -> tuple[float, bool]:
@@ -146,14 +157,40 @@ def _pairs(points: Any, series: str) -> Iterable[tuple[Any, Any]]:
     return pairs
 
 
+def _is_points(value: Any) -> bool:
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes)
+
+
+def _is_x(key: Any) -> bool:
+    try:
+        _x_value(key, "x")
+    except InvalidInput:
+        return False
+    return True
+
+
 def _series(data: Any, default_name: str) -> dict[str, Any]:
-    """``{name: points}``: a mapping of series, or one unnamed series of points."""
+    """``{name: points}``: a mapping of series, or one unnamed series of points.
+
+    A mapping whose values are all lists is named series; one whose keys are
+    all x values (numbers, times) is a single series ``{x: y}``. Anything else
+    is named series with a bad one, reported by name.
+    """
     if isinstance(data, Mapping):
         if not data:
             raise InvalidInput("chart data is empty")
-        if all(isinstance(v, Iterable) and not isinstance(v, str | bytes) for v in data.values()):
+        if all(_is_points(v) for v in data.values()):
             return {str(k): v for k, v in data.items()}
+        if not all(_is_x(k) for k in data):
+            for k, v in data.items():
+                if not _is_points(v):
+                    raise InvalidInput(f"series {_short(str(k))!r} must be a list of [x, y] points, "
+                                       f"not {type(v).__name__} {_short(repr(v))}")
     return {default_name: data}
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _point_series(data: Any, default_name: str) -> tuple[dict[str, list[tuple[float, float]]], bool]:
@@ -209,14 +246,38 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     pos = (len(sorted_values) - 1) * q
     lo = math.floor(pos)
     hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+    a, b, frac = sorted_values[lo], sorted_values[hi], pos - lo
+    gap = b - a
+    if math.isfinite(gap):
+        return a + gap * frac
+    return a * (1 - frac) + b * frac  # a and b near opposite ends of the float range
+
+
+def _mean(values: list[float]) -> float:
+    """The mean, also when the plain sum would overflow (every value is finite)."""
+    n = len(values)
+    total = sum(values)
+    if math.isfinite(total):
+        return total / n
+    return math.fsum(v / n for v in values)
+
+
+def _finite_result(value: float, how: str) -> float:
+    if not math.isfinite(value):
+        raise InvalidInput(f"the {how} of the values is out of range (values too large)")
+    return value
 
 
 def aggregate(values: list[float], how: str) -> float:
     if how == "avg":
-        return sum(values) / len(values)
+        return _mean(values)
     if how == "sum":
-        return sum(values)
+        total = sum(values)
+        if not math.isfinite(total):
+            # Exactly, on values scaled down by a power of two: [1e308, 1e308, -1e308] sums to 1e308.
+            shift = len(values).bit_length()
+            total = _unscale(math.fsum(math.ldexp(v, -shift) for v in values), shift)
+        return _finite_result(total, "sum")
     if how == "min":
         return min(values)
     if how == "max":
@@ -228,22 +289,56 @@ def aggregate(values: list[float], how: str) -> float:
     return _percentile(sorted(values), int(how[1:]) / 100.0)
 
 
+def _scale(values: Iterable[float]) -> int:
+    """e such that every value / 2**e is in [-2, 2] (0 when all are 0); scaling by 2**e is exact."""
+    top = max((abs(v) for v in values), default=0.0)
+    return 0 if top == 0 else math.frexp(top)[1] - 1
+
+
+def _unscale(value: float, exponent: int) -> float:
+    try:
+        return math.ldexp(value, exponent)
+    except OverflowError:
+        return math.inf
+
+
 def linear_fit(points: list[tuple[float, float]]) -> dict[str, float]:
-    """Least-squares line y = slope * x + intercept, with r^2."""
+    """Least-squares line y = slope * x + intercept, with r^2.
+
+    Computed on x and y scaled by powers of two into [-1, 1], so values near
+    the ends of the float range do not overflow the sums; a slope or intercept
+    that is itself beyond the float range is an ``InvalidInput``.
+    """
     n = len(points)
     if n < 2:
         raise InvalidInput("a trendline needs at least two points")
-    mean_x = sum(p[0] for p in points) / n
-    mean_y = sum(p[1] for p in points) / n
-    sxx = sum((p[0] - mean_x) ** 2 for p in points)
+    ex, ey = _scale(p[0] for p in points), _scale(p[1] for p in points)
+    xs = [math.ldexp(p[0], -ex) for p in points]
+    ys = [math.ldexp(p[1], -ey) for p in points]
+    mean_x = sum(xs) / n
+    mean_y = sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
     if sxx == 0:
         raise InvalidInput("a trendline needs points with at least two different x values")
-    sxy = sum((p[0] - mean_x) * (p[1] - mean_y) for p in points)
-    syy = sum((p[1] - mean_y) ** 2 for p in points)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    syy = sum((y - mean_y) ** 2 for y in ys)
     slope = sxy / sxx
     intercept = mean_y - slope * mean_x
     r2 = 1.0 if syy == 0 else (sxy * sxy) / (sxx * syy)
-    return {"slope": slope, "intercept": intercept, "r2": r2}
+    fit = {"slope": _unscale(slope, ey - ex), "intercept": _unscale(intercept, ey), "r2": r2}
+    if not all(math.isfinite(v) for v in fit.values()):
+        raise InvalidInput("values out of range for a trendline: its slope or intercept is beyond the float range")
+    fit["_scaled"] = (slope, intercept, ex, ey)
+    return fit
+
+
+def _fit_at(fit: dict[str, Any], x: float) -> float:
+    """The trendline's y at ``x``, computed in the scaled space (no overflow on the way)."""
+    slope, intercept, ex, ey = fit["_scaled"]
+    y = _unscale(slope * math.ldexp(x, -ex) + intercept, ey)
+    if not math.isfinite(y):
+        raise InvalidInput("values out of range for a trendline: it leaves the float range within the data")
+    return y
 
 
 # ---- the generator ------------------------------------------------------------
@@ -282,13 +377,15 @@ class ChartGenerator:
         for name, pts in series.items():
             extra: dict[str, Any] = {}
             if trendline:
-                fit = linear_fit(pts)
-                fits[name] = fit
                 lo, hi = pts[0][0], pts[-1][0]
-                extra["trendline"] = {**fit, "points": [
-                    {"x": lo, "y": fit["slope"] * lo + fit["intercept"]},
-                    {"x": hi, "y": fit["slope"] * hi + fit["intercept"]},
-                ]}
+                try:
+                    fit = linear_fit(pts)
+                    ends = [{"x": lo, "y": _fit_at(fit, lo)}, {"x": hi, "y": _fit_at(fit, hi)}]
+                except InvalidInput as exc:
+                    raise InvalidInput(f"series {_short(name)!r}: {exc}") from None
+                fit.pop("_scaled")
+                fits[name] = fit
+                extra["trendline"] = {**fit, "points": ends}
             datasets.append(Dataset(name, [{"x": x, "y": y} for x, y in pts], extra))
         return self._chart(config, "scatter", "time" if is_time else "number", datasets,
                            trendline=bool(trendline))
@@ -315,8 +412,10 @@ class ChartGenerator:
         total = sum(values.values())
         if total <= 0:
             raise InvalidInput("pie chart values add up to zero; nothing to show")
+        if not math.isfinite(total):
+            raise InvalidInput("pie chart values add up to more than the largest number; scale them down")
         labels = list(values)
-        percents = [round(100.0 * values[k] / total, 4) for k in labels]
+        percents = [round(100.0 * (values[k] / total), 4) for k in labels]
         dataset = Dataset(config.title or "value", [values[k] for k in labels], {"percent": percents})
         return self._chart(config, "pie", "category", [dataset], labels, total=total)
 
@@ -330,24 +429,35 @@ class ChartGenerator:
         """
         from ..audit.timeparse import parse_duration
 
+        if isinstance(interval, int | float) and not isinstance(interval, bool) and not (
+                _finite(interval) and interval > 0):
+            raise InvalidInput(f"interval must be a finite number > 0 (seconds) or a duration like 5m, "
+                               f"not {_short(repr(interval))}")
         step = parse_duration(interval)
         if aggregation not in AGGREGATIONS:
             raise InvalidInput(f"aggregation must be one of {', '.join(AGGREGATIONS)}, not {aggregation!r}")
         series, _ = _point_series(data, config.title or "series")
         datasets = []
         for name, pts in series.items():
-            buckets: dict[float, list[float]] = {}
+            buckets: dict[int, list[float]] = {}  # bucket number -> values; bucket starts at number * step
             for t, v in pts:
-                buckets.setdefault(math.floor(t / step) * step, []).append(v)
-            rows = [{"x": start, "y": aggregate(vals, aggregation), "n": len(vals)}
-                    for start, vals in sorted(buckets.items())]
+                index = t / step
+                if not math.isfinite(index):
+                    raise InvalidInput(f"interval {step:g} s is too small for x values like {t:g}")
+                buckets.setdefault(math.floor(index), []).append(v)
+            try:
+                rows = [{"x": index * step, "y": aggregate(vals, aggregation), "n": len(vals)}
+                        for index, vals in sorted(buckets.items())]
+            except InvalidInput as exc:
+                raise InvalidInput(f"series {_short(name)!r}: {exc}") from None
             if fill is not None and rows:
-                filled, start = [], rows[0]["x"]
-                by_start = {r["x"]: r for r in rows}
-                while start <= rows[-1]["x"]:
-                    filled.append(by_start.get(start, {"x": start, "y": _number(fill, "fill"), "n": 0}))
-                    start += step
-                rows = filled
+                first, last = min(buckets), max(buckets)
+                if last - first + 1 > MAX_FILLED_BUCKETS:
+                    raise InvalidInput(f"fill would make {float(last - first + 1):.3g} buckets in series"
+                                       f" {_short(name)!r} (at most {MAX_FILLED_BUCKETS:,}); use a larger interval")
+                gap = _number(fill, "fill")
+                by_index = dict(zip(sorted(buckets), rows, strict=True))
+                rows = [by_index.get(i) or {"x": i * step, "y": gap, "n": 0} for i in range(first, last + 1)]
             datasets.append(Dataset(name, rows))
         return self._chart(config, "time_series", "time", datasets, interval=step, aggregation=aggregation)
 

@@ -20,6 +20,7 @@ audit event with a redacted diff: secrets are never echoed or logged.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -556,7 +557,8 @@ def config_diff(before: dict[str, Any], after: dict[str, Any], prefix: str = "")
         if _is_secret_key(str(key)):
             old = REDACTED if old not in (None, "") else old
             new = REDACTED if new not in (None, "") else new
-        changes.append({"path": path, "old": old, "new": new})
+        # A damaged config.json may hold NaN/Infinity; the diff goes into a JSON audit event.
+        changes.append({"path": path, "old": _json_safe(old), "new": _json_safe(new)})
     return changes
 
 
@@ -576,3 +578,7 @@ def _read_answers_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput(f"answers file {path} must hold an object of field: value")
     return data
+
+
+def _json_safe(value: Any) -> Any:
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -234,7 +233,7 @@ def audit_event(ctx: Admin, event_id: Annotated[str, Field(max_length=128)],
 def analytics_patterns(ctx: Admin, hours: Hours = 24,
                        confidence: Annotated[float, Query(ge=0, le=1)] = 0.7) -> dict[str, Any]:
     with ctx.track():
-        patterns = ctx.kit.analytics.analyze_patterns(timedelta(hours=hours), confidence=confidence)
+        patterns = ctx.kit.analytics.analyze_patterns(hours=hours, confidence=confidence)
         rows = [p if isinstance(p, dict) else p.to_dict() for p in patterns]
         by_type: dict[str, float] = {}
         for p in rows:
@@ -262,7 +261,7 @@ def analytics_anomalies(ctx: Admin, threshold: Annotated[float, Query(gt=0, le=1
 def analytics_compliance(ctx: Admin, hours: Hours = 24 * 7,
                          policy: Literal["baseline", "strict"] = "baseline") -> dict[str, Any]:
     with ctx.track():
-        score = ctx.kit.analytics.get_compliance_score(policy, timedelta(hours=hours))
+        score = ctx.kit.analytics.get_compliance_score(policy, hours=hours)
         score = score if isinstance(score, dict) else score.to_dict()
         return {"hours": hours, "compliance": score,
                 "dashboard": ctx.kit.visualizer.generate_compliance_dashboard(score)}

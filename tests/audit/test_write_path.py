@@ -41,7 +41,7 @@ def _valid_unicode(value: str | None) -> bool:
 
 @settings(max_examples=400, deadline=None)
 @given(ts=st.floats(min_value=0, max_value=3.2e10, allow_nan=False), duration=st.one_of(st.none(), floats),
-       size=st.one_of(st.none(), st.integers(min_value=0, max_value=1 << 70)),
+       size=st.one_of(st.none(), st.integers(min_value=0, max_value=(1 << 63) - 1)),
        user=texts, resource=texts, details=details)
 def test_canonical_body_is_the_documented_json(ts, duration, size, user, resource, details):
     if not (_valid_unicode(user) and _valid_unicode(resource)):

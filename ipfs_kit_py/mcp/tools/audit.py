@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal, NotRequired
@@ -414,7 +413,7 @@ def audit_analytics_get_patterns(
     failure-then-success, off-hours access, new source IP, privilege escalation, mass deletion, bulk data
     read, permission denials, high frequency, recurring sequences, dormant reactivation - each with its
     evidence event ids (as `ipfs-kit audit-analytics patterns --json`)."""
-    found = caller().analytics.analyze_patterns(timedelta(hours=hours), confidence=confidence,
+    found = caller().analytics.analyze_patterns(hours=hours, confidence=confidence,
                                                 pattern_types=pattern_types)
     return structured(found, key="patterns")
 
@@ -473,7 +472,7 @@ def audit_analytics_get_compliance_score(
     """Score the last `days` days of the audit log against a policy: overall score and grade, per-rule
     scores, violations with evidence, recommendations (as `ipfs-kit audit-analytics compliance --json`)."""
     kit = caller()
-    return structured(kit.analytics.get_compliance_score(_policy(kit, policy, policy_rules), timedelta(days=days)))
+    return structured(kit.analytics.get_compliance_score(_policy(kit, policy, policy_rules), days=days))
 
 
 @tool(title="Audit statistics", role="admin", read_only=True)
@@ -483,7 +482,7 @@ def audit_analytics_get_statistics(
 ) -> Annotated[CallToolResult, Statistics]:
     """Counts, outcomes, users, sources, bytes and durations per group over the last `hours`
     (as `ipfs-kit audit-analytics stats --json`)."""
-    return structured(caller().analytics.generate_statistics(group_by, timedelta(hours=hours)))
+    return structured(caller().analytics.generate_statistics(group_by, hours=hours))
 
 
 @tool(title="Analyze trends", role="admin", read_only=True)
@@ -514,7 +513,7 @@ async def audit_analytics_generate_report(
     kit = caller()
     rules = _policy(kit, policy, None)
     report = await Progress(ctx, None, f"building the {report_type} report").run(
-        lambda _advance: kit.analytics.generate_report(report_type, timeframe=timedelta(days=days), policy=rules))
+        lambda _advance: kit.analytics.generate_report(report_type, days=days, policy=rules))
     if format == "html":
         report = {**report, "html": render_html(report)}
         return structured(report, text=report["html"])

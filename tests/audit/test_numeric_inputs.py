@@ -1,0 +1,202 @@
+"""Numbers and text at the edges: non-finite and huge times, durations, counts and sizes,
+control characters in names. Bad input is a one-line InvalidInput and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from ipfs_kit_py.audit.auth import TokenStore
+from ipfs_kit_py.audit.events import prepare_row
+from ipfs_kit_py.audit.timeparse import format_time, parse_duration, parse_time
+from ipfs_kit_py.errors import InvalidInput
+from tests.conftest import assert_one_line_error, run_cli
+
+HUGE_INT = 99999999999999999999999
+
+
+# ---- durations and times ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["99999999999999d", "100000000w", "9999999999999999999999999", "36526d",
+                                   math.inf, math.nan, 1e308, 10 ** 400, timedelta(days=999999999)])
+def test_durations_must_be_finite_and_at_most_100_years(value):
+    with pytest.raises(InvalidInput) as err:
+        parse_duration(value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 200
+
+
+def test_longest_duration_is_100_years():
+    assert parse_duration("36525d") == 36525 * 86400
+    assert parse_duration("30d") == 30 * 86400
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "NaN", math.nan, math.inf, 1e300, 10 ** 400,
+                                   "0001-01-01T00:00:00+01:00"])
+def test_times_must_be_finite_and_representable(value):
+    with pytest.raises(InvalidInput, match="time"):
+        parse_time(value)
+
+
+def test_ordinary_times_still_parse():
+    assert parse_time("1700000000.5") == 1700000000.5
+    assert parse_time("2024-05-01") == 1714521600.0
+    assert parse_time("24h", now=1_000_000.0) == 1_000_000.0 - 86400
+
+
+@pytest.mark.parametrize("value", [8.64e18, -1e300, math.inf, math.nan])
+def test_format_time_never_fails(value):
+    text = format_time(value)
+    assert "out of range" in text and "\n" not in text
+
+
+def test_query_rejects_non_finite_times(log):
+    log.log_event("data", "content.add")
+    for bad in ("nan", "inf", "1e400"):
+        with pytest.raises(InvalidInput, match="invalid time"):
+            log.query_events(start_time=bad)
+
+
+# ---- tokens ---------------------------------------------------------------------------
+
+
+def test_token_with_too_long_expiry_is_not_stored(tmp_path):
+    store = TokenStore(tmp_path / "auth.db")
+    for expires in ("99999999999999d", "100000000w", "9999999999999999999999999", math.inf):
+        with pytest.raises(InvalidInput, match="duration"):
+            store.create("a", "reader", expires)
+    assert store.list() == []
+    store.close()
+
+
+@pytest.mark.parametrize("user", ["a\nb", "a\tb", "a\x00b", "a\x1bb", "a\u2028b"])
+def test_token_user_names_refuse_control_characters(tmp_path, user):
+    store = TokenStore(tmp_path / "auth.db")
+    with pytest.raises(InvalidInput, match="control characters"):
+        store.create(user, "reader")
+    assert store.list() == []
+    store.close()
+
+
+def test_a_damaged_token_row_does_not_break_listing(home):
+    TokenStore(home / "auth.db").close()
+    with sqlite3.connect(home / "auth.db") as conn:  # rows written before expiry was bounded
+        conn.execute("INSERT INTO tokens (token_id, token_hash, user_id, role, created_at, expires_at)"
+                     " VALUES ('tok_aaaaaaaaaaaa', 'h1', 'a', 'reader', 1.7e9, 8.64e18)")
+        conn.execute("INSERT INTO tokens (token_id, token_hash, user_id, role, created_at, expires_at)"
+                     " VALUES ('tok_bbbbbbbbbbbb', 'h2', 'b', 'reader', 1.7e9, 9e999)")
+    r = run_cli(home, "auth", "token", "list")
+    assert r.code == 0, r.stderr
+    assert "tok_aaaaaaaaaaaa" in r.out and "tok_bbbbbbbbbbbb" in r.out
+    listed = run_cli(home, "auth", "token", "list", "--json").json()  # valid JSON: no Infinity
+    assert {t["token_id"]: t["expires_at"] for t in listed} == {"tok_aaaaaaaaaaaa": 8.64e18,
+                                                                "tok_bbbbbbbbbbbb": None}
+
+
+def test_cli_token_with_huge_expiry_is_refused_and_listing_keeps_working(home):
+    for expires in ("99999999999999d", "100000000w", "9999999999999999999999999"):
+        r = run_cli(home, "auth", "token", "create", "--user", "a", "--role", "reader", "--expires", expires)
+        assert_one_line_error(r, "100 years")
+        assert r.code == 2 and r.out == ""
+    r = run_cli(home, "auth", "token", "create", "--user", "a\nb", "--role", "reader")
+    assert_one_line_error(r, "control characters")
+    listed = run_cli(home, "auth", "token", "list", "--json")
+    assert listed.code == 0 and listed.json() == []
+
+
+# ---- events: action, bytes, timestamps ----------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["\u0000", "a\nb", "content.\x7fadd", "x\u0085y"])
+def test_actions_refuse_control_characters(action):
+    with pytest.raises(InvalidInput, match="control characters"):
+        prepare_row("data", action)
+
+
+def test_bytes_must_fit_a_64_bit_integer(log):
+    assert prepare_row("data", "content.add", bytes=(1 << 63) - 1)[14] == (1 << 63) - 1
+    for size in (1 << 63, HUGE_INT):
+        with pytest.raises(InvalidInput, match="bytes must be an integer"):
+            log.log_event("data", "content.add", bytes=size)
+    assert log.count() == 0
+    assert log.log_event("data", "content.add", bytes=(1 << 63) - 1).bytes == (1 << 63) - 1
+
+
+@pytest.mark.parametrize("kwargs", [{"timestamp": 10 ** 400}, {"duration_ms": 10 ** 400},
+                                    {"timestamp": math.nan}, {"duration_ms": math.inf}])
+def test_huge_and_non_finite_numbers_are_invalid_input(kwargs):
+    with pytest.raises(InvalidInput):
+        prepare_row("data", "content.add", **kwargs)
+
+
+# ---- import: bad numbers are bad lines ----------------------------------------------------
+
+BAD_LINES = [
+    '{"event_type": "data", "action": "a", "timestamp": 1e400}',
+    '{"event_type": "data", "action": "a", "timestamp": NaN}',
+    '{"event_type": "data", "action": "a", "timestamp": 1700000000, "bytes": 99999999999999999999999}',
+    '{"event_type": "data", "action": "\\u0000", "timestamp": 1700000000}',
+]
+
+
+def _import_file(tmp_path):
+    good = json.dumps({"event_type": "data", "action": "content.add", "timestamp": 1700000000.0})
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join([good, *BAD_LINES]) + "\n")
+    return path
+
+
+def test_import_reports_bad_numbers_per_line(log, tmp_path):
+    report = log.import_events(_import_file(tmp_path), "jsonl")
+    assert report.imported == 1
+    assert [s.line for s in report.skipped] == [2, 3, 4, 5]
+    reasons = [s.reason for s in report.skipped]
+    assert "timestamp" in reasons[0] and "timestamp" in reasons[1]
+    assert "bytes" in reasons[2] and "control characters" in reasons[3]
+    assert log.verify().ok
+
+
+def test_strict_import_of_bad_numbers_writes_nothing(log, tmp_path):
+    with pytest.raises(InvalidInput, match="4 bad line"):
+        log.import_events(_import_file(tmp_path), "jsonl", strict=True)
+    assert log.count() == 0
+
+
+def test_cli_import_of_bad_numbers(home, tmp_path):
+    path = _import_file(tmp_path)
+    r = run_cli(home, "audit", "import", str(path), "--strict")
+    assert_one_line_error(r, "bad line")
+    assert r.code == 2
+    r = run_cli(home, "audit", "import", str(path), "--json")
+    assert r.code == 0, r.stderr
+    assert r.json()["imported"] == 1 and len(r.json()["skipped"]) == 4
+
+
+# ---- limits and offsets -----------------------------------------------------------------------
+
+
+def test_limit_offset_and_tail_are_bounded(log):
+    log.log_event("data", "content.add")
+    for kwargs in ({"limit": HUGE_INT}, {"offset": HUGE_INT}, {"limit": 1 << 63}, {"limit": -1}):
+        with pytest.raises(InvalidInput, match="from 0 to"):
+            log.query_events(**kwargs)
+    with pytest.raises(InvalidInput, match="from 0 to"):
+        log.tail(HUGE_INT)
+    with pytest.raises(InvalidInput, match="from 0 to"):
+        next(log.follow(after_seq=HUGE_INT, max_seconds=0))
+    assert len(log.query_events(limit=(1 << 63) - 1, offset=(1 << 63) - 1)) == 0
+    assert len(log.tail((1 << 63) - 1)) == 1
+
+
+def test_cli_query_and_tail_with_huge_counts(home):
+    assert_one_line_error(run_cli(home, "audit", "query", "-n", str(HUGE_INT)), "limit must be an integer")
+    assert_one_line_error(run_cli(home, "audit", "query", "--offset", str(HUGE_INT)), "offset must be an integer")
+    assert_one_line_error(run_cli(home, "audit", "tail", "-n", str(HUGE_INT)), "tail count")
+    for bad in ("nan", "inf", "1e400"):
+        r = run_cli(home, "audit", "query", "--since", bad)
+        assert_one_line_error(r, "invalid time")
+        assert r.code == 2
