@@ -206,12 +206,23 @@ class ToolCallAuditor:
     def _wrong_type(self, name: str, arguments: Mapping) -> InvalidInput | None:
         """The first argument whose JSON type (or enum value) the tool's input schema refuses."""
         for error in self.schemas[name].iter_errors(dict(arguments)):
-            if error.validator in ("type", "enum") and error.absolute_path:
-                where = ".".join(map(str, error.absolute_path))
-                wanted = (f"one of {', '.join(json.dumps(v) for v in error.validator_value)}"
-                          if error.validator == "enum" else f"of type {error.validator_value}")
-                return InvalidInput(f"invalid arguments for {name}: {where}: must be {wanted}, "
-                                    f"not {json.dumps(error.instance)[:80]}")
+            if not error.absolute_path:
+                continue
+            # An optional argument is anyOf [its type, null]: refused when every branch is a type/enum miss.
+            if error.validator == "anyOf":
+                branches = error.context  # their paths are relative to the argument: empty for a type miss
+                if not branches or any(b.validator not in ("type", "enum") or b.path for b in branches):
+                    continue
+            elif error.validator in ("type", "enum"):
+                branches = [error]
+            else:
+                continue
+            wanted = " or ".join(
+                f"one of {', '.join(json.dumps(v) for v in b.validator_value)}" if b.validator == "enum"
+                else f"of type {b.validator_value}" for b in branches)
+            where = ".".join(map(str, error.absolute_path))
+            return InvalidInput(f"invalid arguments for {name}: {where}: must be {wanted}, "
+                                f"not {json.dumps(error.instance)[:80]}")
         return None
 
     def _failure_text(self, spec, arguments, state, result) -> str:

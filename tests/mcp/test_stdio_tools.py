@@ -418,6 +418,8 @@ INVALID = [
     ("audit_verify", {"prev_hash": "0" * 64}, "prev_hash applies only with file"),
     ("content_add", {"text": "a", "pin": "yes"}, "pin: must be of type boolean, not \"yes\""),
     ("content_add", {"text": "a", "cid_version": True}, "cid_version: must be one of 0, 1, not true"),
+    ("dashboard_run_wizard", {"wizard_id": "monitoring_setup", "apply": "no"},
+     "apply: must be of type boolean or of type null, not \"no\""),
     ("content_cat", {"path": 123}, "invalid arguments for content_cat: path"),
     ("content_cat", {"path": "QmNotACid"}, "invalid CID"),
     ("content_cat", {}, "invalid arguments for content_cat: path: Field required"),
