@@ -337,6 +337,14 @@ class Kit:
             raise result.errors[0].exception
         return result.results
 
+    def audit_scope(self) -> str | None:
+        """Whose audit events this identity may list: everyone's (None) for an admin, else its own.
+
+        The log names every user and source IP; readers and writers still see
+        their own operations on the dashboard.
+        """
+        return None if ROLES[self.role] >= ROLES["admin"] else self.user
+
     # ---- instrumentation hooks (called by instrument.operation) ----------
     def check_role(self, needed: str, action: str) -> None:
         """Raise PermissionDenied unless this identity has at least the ``needed`` role."""

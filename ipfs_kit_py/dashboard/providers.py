@@ -94,7 +94,8 @@ def audit_findings(kit, now: float | None = None) -> list[dict[str, Any]]:
     now = time.time() if now is None else now
     limits = thresholds(kit)
     alerts: list[dict[str, Any]] = []
-    for event in kit.audit.query_events(start_time=now - FINDINGS_WINDOW, status=list(FINDING_STATUSES), limit=50):
+    for event in kit.audit.query_events(start_time=now - FINDINGS_WINDOW, status=list(FINDING_STATUSES),
+                                        user_id=kit.audit_scope(), limit=50):
         reason = event.details.get("error") or event.details.get("reason") or ""
         who = event.user_id or "anonymous"
         alerts.append({
@@ -126,7 +127,7 @@ def recent_operations(kit, limit: int = 20) -> list[dict[str, Any]]:
         "timestamp": e.timestamp, "action": e.action, "status": e.status, "user_id": e.user_id,
         "resource": e.resource, "duration_ms": e.duration_ms, "event_id": e.event_id,
         "interface": e.details.get("interface"), "parent_id": e.parent_id,
-    } for e in kit.audit.query_events(limit=limit)]
+    } for e in kit.audit.query_events(user_id=kit.audit_scope(), limit=limit)]
 
 
 def system_status(kit) -> dict[str, Any]:

@@ -76,8 +76,9 @@ class Dashboard:
             if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
                 raise InvalidInput(f"limit must be 1..10000, not {limit!r}")
             since = time.time() - hours * 3600
-            events = self.kit.audit.query_events(start_time=since, status=status, limit=limit)
-            total = self.kit.audit.count(start_time=since, status=status)
+            mine = self.kit.audit_scope()
+            events = self.kit.audit.query_events(start_time=since, status=status, user_id=mine, limit=limit)
+            total = self.kit.audit.count(start_time=since, status=status, user_id=mine)
             return {"status": status, "hours": hours, "total": total,
                     "operations": [{
                         "event_id": e.event_id, "timestamp": e.timestamp, "action": e.action,

@@ -73,6 +73,9 @@ class KitProvider:
         return self.fn(kit)
 
 
+_MAX_SCOPES = 256  # cached views per widget (admin + that many users); the oldest goes first
+
+
 class Widget:
     """One widget: its config, its provider, its last data and (metric) history."""
 
@@ -80,8 +83,9 @@ class Widget:
         self.config = config
         self.provider = provider
         self._lock = threading.Lock()
-        self._envelope: dict[str, Any] | None = None
-        self._fetched_at = 0.0
+        # Last data per audit scope (whose events the caller may see), with when it was fetched:
+        # a reader must never be served an admin's cached view of other users' events.
+        self._envelopes: dict[str | None, tuple[dict[str, Any], float]] = {}
         self._previous: dict[str, float] = {}
         self._history: dict[str, deque] = {}
 
@@ -94,13 +98,16 @@ class Widget:
         return self.config.widget_type
 
     def get_data(self, refresh: bool = False, kit=None) -> dict[str, Any]:
+        scope = kit.audit_scope() if kit is not None and isinstance(self.provider, KitProvider) else None
         with self._lock:
-            fresh = time.monotonic() - self._fetched_at < self.config.refresh_interval
-            if self._envelope is not None and fresh and not refresh:
-                return self._envelope
-            self._envelope = self._fetch(kit)
-            self._fetched_at = time.monotonic()
-            return self._envelope
+            cached = self._envelopes.get(scope)
+            if cached is not None and not refresh and time.monotonic() - cached[1] < self.config.refresh_interval:
+                return cached[0]
+            envelope = self._fetch(kit)
+            if len(self._envelopes) >= _MAX_SCOPES:
+                self._envelopes.pop(next(iter(self._envelopes)))
+            self._envelopes[scope] = (envelope, time.monotonic())
+            return envelope
 
     def _fetch(self, kit) -> dict[str, Any]:
         error = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 # Every API operation and page with the role it needs. The test below fails
@@ -90,3 +92,22 @@ def test_pages_redirect_to_login_and_refuse_small_roles(client, tokens, page):
             assert r.status_code == 403 and "needs the admin role" in r.text and "<html" in r.text
         else:
             assert r.status_code == 200 and f'data-page="{page[1:]}"' in r.text
+
+
+def test_readers_and_writers_list_only_their_own_operations(client, tokens):
+    # The audit log names every user and IP: only admins list other users' events.
+    client.post("/api/content/add", content=b"walt's file\n",
+                headers={**tokens.headers("writer"), "Content-Type": "application/octet-stream"})
+    client.get("/api/content/stat", params={"path": "not-a-cid"}, headers=tokens.headers("admin"))  # a finding
+    client.get("/api/content/pins", headers=tokens.headers("reader"))
+    for role, user in (("reader", "rita"), ("writer", "walt")):
+        ops = client.get("/api/operations", params={"limit": 200}, headers=tokens.headers(role)).json()
+        assert ops["operations"] and {o["user_id"] for o in ops["operations"]} == {user}, ops
+        assert ops["total"] == len(ops["operations"])
+        for widget in ("audit_findings", "recent_operations"):
+            shown = client.get(f"/api/widgets/{widget}", headers=tokens.headers(role)).json()
+            assert "alice" not in json.dumps(shown), (role, widget, shown)
+    everyone = client.get("/api/operations", params={"limit": 200}, headers=tokens.headers("admin")).json()
+    assert {"alice", "walt", "rita"} <= {o["user_id"] for o in everyone["operations"]}
+    findings = client.get("/api/widgets/audit_findings", headers=tokens.headers("admin")).json()
+    assert "alice" in json.dumps(findings)
