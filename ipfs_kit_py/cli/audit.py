@@ -16,7 +16,7 @@ from ..audit.chain import verify_export_file
 from ..audit.events import STATUSES
 from ..audit.timeparse import format_time
 from ..errors import InvalidInput
-from .common import emit, json_option, pass_kit, print_table, to_jsonable
+from .common import FiniteFloat, emit, json_option, pass_kit, print_table, to_jsonable
 
 _TABLE = ["time", "seq", "event_type", "action", "status", "user_id", "source_ip", "resource"]
 
@@ -100,9 +100,9 @@ def query(kit, since, until, event_types, user_id, status, action, resource, ope
 @click.option("-n", "--lines", "count_last", type=click.IntRange(min=0), default=10, show_default=True,
               help="How many of the newest events to show first.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing events as they are logged.")
-@click.option("--max-seconds", type=click.FloatRange(min=0), help="With -f: stop after this many seconds.")
+@click.option("--max-seconds", type=FiniteFloat(min=0), help="With -f: stop after this many seconds.")
 @click.option("--count", "max_count", type=click.IntRange(min=1), help="With -f: stop after this many new events.")
-@click.option("--interval", type=click.FloatRange(min=0.01), default=0.5, show_default=True,
+@click.option("--interval", type=FiniteFloat(min=0.01), default=0.5, show_default=True,
               help="With -f: seconds between polls.")
 @json_option
 @pass_kit

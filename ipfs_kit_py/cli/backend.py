@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..audit.timeparse import format_time
-from .common import emit, json_option, pass_kit, print_table
+from .common import FiniteFloat, emit, json_option, pass_kit, print_table
 
 
 @click.group("backend")
@@ -123,7 +123,7 @@ def rm(kit, name, as_json):
 
 @backend_group.command("sync")
 @click.argument("cids", nargs=-1)
-@click.option("--wait", type=click.FloatRange(0, 86400), default=0.0, show_default=True,
+@click.option("--wait", type=FiniteFloat(0, 86400), default=0.0, show_default=True,
               help="Keep retrying failed copies (with backoff) for up to this many seconds.")
 @click.option("--force", is_flag=True, help="Retry failed copies now, even before their backoff is over.")
 @json_option

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable
 from functools import update_wrapper
@@ -56,6 +57,19 @@ class CliState:
 def _command_failing() -> bool:
     exc = sys.exc_info()[1]
     return exc is not None and not (isinstance(exc, click.exceptions.Exit) and exc.exit_code == 0)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses nan and inf (click's FloatRange lets NaN through: every
+    comparison with it is false) and values beyond the float range such as 1e400."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def pass_kit(fn: Callable) -> Callable:

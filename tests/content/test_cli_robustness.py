@@ -182,3 +182,12 @@ def test_a_failing_command_in_a_home_that_cannot_save_stats_prints_one_line(cli,
     lock.unlink()
     lock.mkdir()
     _user_error(cli("cat", "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"), "not in the local store")
+
+
+def test_float_options_refuse_nan_and_infinity(cli):
+    # click's FloatRange lets NaN through (every comparison with it is false).
+    for args in (["audit", "tail", "-f", "--max-seconds", "nan"], ["audit", "tail", "-f", "--interval", "nan"],
+                 ["audit", "tail", "-f", "--max-seconds", "1e400"], ["backend", "sync", "--wait", "nan"]):
+        r = cli(*args)
+        assert_one_line_error(r, "is not a finite number")
+        assert r.code == 2

@@ -246,7 +246,7 @@ async def dashboard_run_wizard(
         template = server_path(kit, template, "answers file")
     if answers and isinstance(answers.get("path"), str) and answers["path"]:
         # A local backend's directory is written to by the server: the same rule as any server-side path.
-        answers = {**answers, "path": server_path(kit, os.path.expanduser(answers["path"]), "backend directory")}
+        answers = {**answers, "path": server_path(kit, os.path.expanduser(answers["path"]), "backend path")}
     board = _board(kit)
     work = lambda _advance: board.run_wizard(wizard_id, template, answers, interactive=False, apply=apply)  # noqa: E731
     return structured(await Progress(ctx, None, f"running wizard {wizard_id}").run(work))
