@@ -42,8 +42,11 @@ def test_overview_widgets_show_real_numbers(client, tokens):
     assert all(w["error"] is None for w in widgets.values()), widgets
     counters = widgets["storage"]["data"]["counters"]
     assert counters["pins"] == 2 and counters["blocks"] == 2 and counters["bytes"] > 3000
+    # A reader lists only its own operations; the writer sees its two adds.
     recent = widgets["recent_operations"]["data"]["operations"]
-    adds = [op for op in recent if op["action"] == "content.add"]
+    assert not [op for op in recent if op["action"] == "content.add"]
+    mine = client.get("/api/widgets/recent_operations", headers=tokens.headers("writer")).json()
+    adds = [op for op in mine["data"]["operations"] if op["action"] == "content.add"]
     assert len(adds) == 2 and {op["user_id"] for op in adds} == {"walt"} and adds[0]["interface"] == "web"
     one = client.get("/api/widgets/storage", headers=tokens.headers("reader")).json()
     assert one["data"]["counters"]["pins"] == 2
