@@ -422,7 +422,17 @@ class AuditLogger:
         for row in self.store.iter_chain(first, last):
             if not verifier.feed(row):
                 break
-        return verifier.check_end(head if last == head.seq else None, expect_hash)
+        result = verifier.check_end(head if last == head.seq else None, expect_hash)
+        if result.ok and last == head.seq:
+            # Rows past the recorded head: the head row was rewound or deleted (and re-made empty).
+            beyond = self.store.fetchone(
+                "SELECT seq, event_id FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1", (head.seq,))
+            if beyond is not None:
+                return VerifyResult(ok=False, checked=result.checked, start_seq=result.start_seq,
+                                    end_seq=result.end_seq, first_bad_seq=beyond[0], first_bad_event_id=beyond[1],
+                                    problem="head", reason=f"the log holds events after its recorded head (seq "
+                                    f"{head.seq}): the chain head was rewound or deleted")
+        return result
 
     # ---- retention ----------------------------------------------------------
     def prune(self, before: Any, *, user_id: str | None = None) -> PruneResult:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import run_cli
 
 
@@ -43,6 +45,27 @@ def test_deleted_tail_is_detected(target, log):
     ids = _fill(log)
     target.raw_execute("DELETE FROM audit_events WHERE event_id = ?", (ids[-1],))
     assert not log.verify().ok
+
+
+def test_a_rewound_or_deleted_chain_head_is_detected(target, log):
+    ids = _fill(log)
+    target.raw_execute("UPDATE audit_chain SET head_seq = 3, head_hash = (SELECT hash FROM audit_events WHERE seq = 3)")
+    result = log.verify()
+    assert not result.ok and result.problem == "head" and result.first_bad_event_id == ids[3]
+    # Deleted outright: the next open makes an empty head; the events past it still show.
+    target.raw_execute("DELETE FROM audit_chain")
+    with target.open() as reopened:
+        result = reopened.verify()
+    assert not result.ok and result.first_bad_seq == 1 and result.first_bad_event_id == ids[0]
+
+
+def test_values_of_the_wrong_type_are_reported_as_edits(target, log):
+    if target.kind == "postgres":
+        pytest.skip("PostgreSQL's typed columns refuse the edit itself")
+    ids = _fill(log)
+    target.raw_execute("UPDATE audit_events SET bytes = 'x' WHERE event_id = ?", (ids[2],))
+    result = log.verify()
+    assert not result.ok and result.problem == "edited" and result.first_bad_event_id == ids[2]
 
 
 def test_swapped_rows_are_detected(target, log):
