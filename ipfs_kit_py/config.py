@@ -265,6 +265,23 @@ def _check_bool(section: dict[str, Any], name: str, key: str) -> None:
         raise InvalidInput(f"{name}.{key} must be true or false, not {section[key]!r}")
 
 
+def output_target(path: str | os.PathLike) -> Path:
+    """Where a user-named output file is written: through a symlink to the file it names.
+
+    Output is written to a temp file and renamed over the target, which would
+    turn a symlink, a FIFO or a device (``-o /dev/null`` as root) into a
+    regular file: symlinks are followed, and anything but a regular file (or a
+    new name) is refused.
+    """
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise InvalidInput(f"{path} is a directory; give a file path")
+    if real.exists() and not real.is_file():
+        raise InvalidInput(f"{path} is not a regular file (a device, FIFO or socket); "
+                           "give a file path, or - for stdout")
+    return real
+
+
 def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 

@@ -520,12 +520,15 @@ class AuditLogger:
         where, params = _where(since, until, None, None, None, None, None, None, {})
         if hasattr(out, "write"):
             return self._write_export(out, format, where, params)
-        from ..config import atomic_write_text
+        from ..config import atomic_write_text, output_target
 
+        target = output_target(out)
+        if not target.parent.is_dir():
+            raise InvalidInput(f"cannot write {out}: directory {target.parent} does not exist")
         buffer = io.StringIO()
         count = self._write_export(buffer, format, where, params)
         try:
-            atomic_write_text(Path(out), buffer.getvalue(), mode=0o600)
+            atomic_write_text(target, buffer.getvalue(), mode=0o600)
         except OSError as exc:
             raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from exc
         return count

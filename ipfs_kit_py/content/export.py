@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from ..config import output_target
 from ..errors import Conflict, InvalidInput
 
 
@@ -63,6 +64,7 @@ def _create_temp_beside(target: Path) -> tuple[int, Path]:
 @contextmanager
 def atomic_output(target: Path) -> Iterator[BinaryIO]:
     """A file handle whose content appears at ``target`` only if the block succeeds."""
+    target = output_target(target)
     fd, tmp = _create_temp_beside(target)
     try:
         with os.fdopen(fd, "wb") as fh:

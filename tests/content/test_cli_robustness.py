@@ -191,3 +191,23 @@ def test_float_options_refuse_nan_and_infinity(cli):
         r = cli(*args)
         assert_one_line_error(r, "is not a finite number")
         assert r.code == 2
+
+
+def test_outputs_never_replace_a_fifo_or_a_symlink_or_make_directories(cli, tmp_path):
+    import stat as stat_mod
+
+    cid = cli("add", "-q", "-", input=b"to some output\n").out.strip()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (["car", "export", cid, "-o", str(fifo)], ["get", cid, "-o", str(fifo)],
+                 ["audit", "export", "-o", str(fifo)]):
+        assert_one_line_error(cli(*args), "is not a regular file")
+        assert stat_mod.S_ISFIFO(os.lstat(fifo).st_mode), args
+    real, link = tmp_path / "real.jsonl", tmp_path / "link.jsonl"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    assert cli("audit", "export", "-o", str(link)).code == 0
+    assert link.is_symlink() and real.read_text().startswith("{")
+    r = cli("audit", "export", "-o", str(tmp_path / "missing" / "x.jsonl"))
+    assert_one_line_error(r, "does not exist")
+    assert not (tmp_path / "missing").exists()
