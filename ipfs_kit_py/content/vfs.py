@@ -26,11 +26,16 @@ from .adder import Adder, AddOptions
 from .paths import parse_content_path
 from .store import VFS_ROOT_KEY, ContentStore
 
+MAX_VFS_DEPTH = 256  # half of dag.MAX_DEPTH: room left for the DAGs of the files placed at the bottom
+
 
 def split_vfs_path(path: str) -> tuple[str, ...]:
     if not isinstance(path, str) or not path.startswith("/"):
         raise InvalidInput(f"VFS paths are absolute (start with /): {path!r}")
     parts = tuple(p for p in path.split("/") if p)
+    if len(parts) > MAX_VFS_DEPTH:
+        # Reads refuse DAGs deeper than dag.MAX_DEPTH; a deeper tree would be saved and then unreadable.
+        raise InvalidInput(f"VFS paths are at most {MAX_VFS_DEPTH} levels deep; {path[:60]!r}... has {len(parts)}")
     for part in parts:
         if part in (".", "..") or "\x00" in part:
             raise InvalidInput(f"invalid VFS path segment {part!r}")

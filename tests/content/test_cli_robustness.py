@@ -211,3 +211,13 @@ def test_outputs_never_replace_a_fifo_or_a_symlink_or_make_directories(cli, tmp_
     r = cli("audit", "export", "-o", str(tmp_path / "missing" / "x.jsonl"))
     assert_one_line_error(r, "does not exist")
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_too_deep_vfs_path_is_refused_before_anything_changes(cli):
+    assert cli("files", "write", "/keep.txt", "-", input=b"keep\n").code == 0
+    root = cli("files", "stat", "/", "--json").json()["cid"]
+    deep = "/deep" + "/d" * 600
+    for args in (["files", "mkdir", "-p", deep], ["files", "write", "-p", deep + "/f", "-"]):
+        assert_one_line_error(cli(*args, input=b"x"), "at most 256 levels deep")
+    assert cli("files", "stat", "/", "--json").json()["cid"] == root
+    assert cli("gc").code == 0 and cli("files", "read", "/keep.txt").out == "keep\n"
