@@ -51,7 +51,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from .events import CHAIN_FIELDS, EVENT_FIELDS, MAX_TIMESTAMP, encode_ulid, prepare_row
+from .events import (
+    CHAIN_FIELDS,
+    EVENT_FIELDS,
+    MAX_TIMESTAMP,
+    canonical_body,
+    encode_ulid,
+    prepare_row,
+)
 
 FORMATS = ("auto", "jsonl", "sshd")
 MAX_REPEAT = 100_000  # "message repeated N times": more is not a real syslog line
@@ -148,10 +155,17 @@ def parse_jsonl(lines: list[str]) -> ParsedFile:
         except ValueError as exc:
             parsed.skipped.append(SkippedLine(lineno, f"invalid JSON: {getattr(exc, 'msg', exc)} (column {getattr(exc, 'colno', '?')})"))
             continue
+        except RecursionError:
+            parsed.skipped.append(SkippedLine(lineno, "invalid JSON: nested too deeply"))
+            continue
         try:
             row = _jsonl_row(record, line, seen)
+            canonical_body(row)  # text the hash cannot cover (lone surrogates) is this line's problem
         except InvalidInput as exc:
             parsed.skipped.append(SkippedLine(lineno, str(exc)))
+            continue
+        except RecursionError:
+            parsed.skipped.append(SkippedLine(lineno, "details are nested too deeply"))
             continue
         parsed.rows.append(row)
         parsed.lines.append(lineno)
@@ -298,11 +312,18 @@ def parse_sshd(lines: list[str], *, year: int | None = None, tz: str | None = No
         except InvalidInput as exc:
             parsed.skipped.append(SkippedLine(lineno, str(exc)))
             continue
-        for _ in range(repeat):
-            key = line.strip()
-            seen[key] += 1
-            parsed.rows.append(_sshd_row(m, mapped, ts, derived_event_id(ts, key, seen[key]), lineno))
-            parsed.lines.append(lineno)
+        key = line.strip()
+        try:
+            rows = []
+            for _ in range(repeat):
+                seen[key] += 1
+                rows.append(_sshd_row(m, mapped, ts, derived_event_id(ts, key, seen[key]), lineno))
+                canonical_body(rows[-1])
+        except InvalidInput as exc:  # e.g. a user name longer than any event field may be
+            parsed.skipped.append(SkippedLine(lineno, str(exc)))
+            continue
+        parsed.rows.extend(rows)
+        parsed.lines.extend([lineno] * len(rows))
     return parsed
 
 

@@ -200,3 +200,23 @@ def test_cli_query_and_tail_with_huge_counts(home):
         r = run_cli(home, "audit", "query", "--since", bad)
         assert_one_line_error(r, "invalid time")
         assert r.code == 2
+
+
+def test_one_unstorable_line_is_reported_and_the_rest_imported(tmp_path):
+    from ipfs_kit_py.audit.logger import AuditLogger
+
+    good = '{"event_type":"data","action":"x.y","status":"success","timestamp":1700000000.0}'
+    nested = '{"event_type":"data","action":"x.y","status":"success","details":' + '{"a":' * 3000 + '1' + '}' * 3001
+    lone = '{"event_type":"data","action":"surrogate \\ud800","status":"success"}'
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([good, nested, lone]) + "\n")
+    sshd = tmp_path / "auth.log"
+    sshd.write_text("Nov 10 08:00:00 host sshd[1]: Failed password for " + "u" * 5000
+                    + " from 10.0.0.1 port 22 ssh2\n"
+                    "Nov 10 08:00:01 host sshd[1]: Accepted password for bob from 10.0.0.2 port 22 ssh2\n")
+    with AuditLogger(path=tmp_path / "audit.db") as log:
+        result = log.import_events(path, "jsonl")
+        assert result.imported == 1 and [s.line for s in result.skipped] == [2, 3]
+        result = log.import_events(sshd, "sshd", tz="UTC")
+        assert result.imported == 1 and [s.line for s in result.skipped] == [1]
+        assert log.verify().ok
