@@ -438,6 +438,9 @@ class AuditLogger:
     def prune(self, before: Any, *, user_id: str | None = None) -> PruneResult:
         """Delete the oldest run of events stamped before ``before`` (see module doc)."""
         cutoff = parse_time(before)
+        if cutoff > time.time() + 60:
+            # A date in the future would delete everything, earlier prune records included.
+            raise InvalidInput(f"cannot prune before {before!r}: that is in the future; give a past time such as 90d or 2024-01-01")
         with self._commit_lock, self.store.write() as tx:
             row = tx.execute("SELECT MIN(seq) FROM audit_events WHERE timestamp >= ?", (cutoff,)).fetchone()
             last_pruned = tx.head.seq if row[0] is None else row[0] - 1

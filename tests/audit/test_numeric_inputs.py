@@ -220,3 +220,13 @@ def test_one_unstorable_line_is_reported_and_the_rest_imported(tmp_path):
         result = log.import_events(sshd, "sshd", tz="UTC")
         assert result.imported == 1 and [s.line for s in result.skipped] == [1]
         assert log.verify().ok
+
+
+def test_prune_refuses_a_time_in_the_future(tmp_path):
+    from ipfs_kit_py.audit.logger import AuditLogger
+
+    with AuditLogger(path=tmp_path / "audit.db") as log:
+        log.log_event("data", "content.add")
+        with pytest.raises(InvalidInput, match="in the future"):
+            log.prune("2099-01-01")
+        assert log.count() == 1
