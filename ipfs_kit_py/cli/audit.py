@@ -16,7 +16,7 @@ from ..audit.chain import verify_export_file
 from ..audit.events import STATUSES
 from ..audit.timeparse import format_time
 from ..errors import InvalidInput
-from .common import FiniteFloat, emit, json_option, pass_kit, print_table, to_jsonable
+from .common import FiniteFloat, cell_text, emit, json_option, pass_kit, print_table, to_jsonable
 
 _TABLE = ["time", "seq", "event_type", "action", "status", "user_id", "source_ip", "resource"]
 
@@ -119,7 +119,7 @@ def tail(kit, count_last, follow, max_seconds, max_count, interval, as_json):
             sys.stdout.write(json.dumps(to_jsonable(event), ensure_ascii=False) + "\n")
         else:
             row = _rows([event])[0]
-            sys.stdout.write("\t".join("" if row.get(c) is None else str(row[c]) for c in _TABLE) + "\n")
+            sys.stdout.write("\t".join(cell_text(row.get(c)) for c in _TABLE) + "\n")
         sys.stdout.flush()
 
 

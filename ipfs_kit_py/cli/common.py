@@ -134,27 +134,33 @@ def print_table(rows: list[dict[str, Any]], columns: list[str], title: str | Non
     """A readable table on a terminal (rich), tab-separated when piped."""
     if sys.stdout.isatty():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=title)
         for col in columns:
             table.add_column(col)
-        for row in rows:
-            table.add_row(*[_cell(row.get(col)) for col in columns])
+        for row in rows:  # escaped: a stored "[red]" is text, not rich markup
+            table.add_row(*[escape(cell_text(row.get(col))) for col in columns])
         Console().print(table)
     else:
         for row in rows:
-            sys.stdout.write("\t".join(_cell(row.get(col)) for col in columns) + "\n")
+            sys.stdout.write("\t".join(cell_text(row.get(col)) for col in columns) + "\n")
 
 
-def _cell(value: Any) -> str:
+# Control characters in stored text (an imported user name with ESC sequences, a
+# newline or a CR) would clear the terminal or forge table lines: shown escaped.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
     if isinstance(value, list | dict):
         return json.dumps(to_jsonable(value), ensure_ascii=False)
-    return str(value)
+    return str(value).translate(_CONTROL)
 
 
 def load_json_file(path: str, what: str) -> Any:

@@ -221,3 +221,14 @@ def test_a_too_deep_vfs_path_is_refused_before_anything_changes(cli):
         assert_one_line_error(cli(*args, input=b"x"), "at most 256 levels deep")
     assert cli("files", "stat", "/", "--json").json()["cid"] == root
     assert cli("gc").code == 0 and cli("files", "read", "/keep.txt").out == "keep\n"
+
+
+def test_control_characters_in_stored_text_are_shown_escaped(cli, tmp_path):
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_text('{"event_type":"authentication","action":"auth.login","status":"failure","timestamp":1700000000.0,'
+                       '"user_id":"evil\\u001b[2J\\nfake line\\r"}\n')
+    assert cli("audit", "import", str(hostile), "--format", "jsonl").code == 0
+    for args in (["audit", "query", "-u", "evil\x1b[2J\nfake line\r"], ["audit", "tail", "-n", "5"]):
+        r = cli(*args)
+        assert r.code == 0, r.err
+        assert "\x1b" not in r.out and "\r" not in r.out and "evil\\x1b[2J\\x0afake line\\x0d" in r.out
