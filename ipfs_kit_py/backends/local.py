@@ -40,6 +40,8 @@ class LocalBackend(Backend):
         self._store: Blockstore | None = None
 
     def _blocks(self) -> Blockstore:
+        if self._store is not None and not self._blocks_dir.is_dir():
+            self._store = None  # the directory was wiped or remounted empty: start it again
         if self._store is None:
             try:
                 self.pins_dir.mkdir(parents=True, exist_ok=True)

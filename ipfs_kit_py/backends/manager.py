@@ -245,11 +245,21 @@ class BackendManager:
                 raise InvalidInput(f"backend {name!r} is the home's own blockstore (a local backend without a "
                                    "path): a copy there is no replica; give it a path on another disk")
         for name in names:
+            row = self.state.get(root, name)
+            if row is not None and row["status"] == "pinned" and not self._still_there(name, root):
+                self.state.forget(root, name)  # the copy is gone (bucket emptied, directory lost): copy again
             self.state.want(root, name)
         rows = [r for r in self.state.due([root], include_not_due=True) if r["backend"] in names]
         if rows:
             self._run(self._copy_all, rows, store, 0)
         return {name: (self.state.get(root, name) or {}).get("status", "queued") for name in names}
+
+    def _still_there(self, name: str, root: str) -> bool:
+        """Whether ``name`` still holds the DAG's root; True when it cannot be asked (nothing to act on)."""
+        try:
+            return self._run(self.backend(name).has, parse_cid(root))
+        except BackendError:
+            return True
 
     def reconcile(self, store) -> int:
         """Queue every recursively pinned root that a policy target has no row for; how many were queued.

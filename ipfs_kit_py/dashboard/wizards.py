@@ -346,12 +346,25 @@ class BackendSetupWizard(Wizard):
         return {"replicas": replicas} if replicas >= 2 else {}
 
     def merge_config(self, settings, config: dict[str, Any]) -> dict[str, Any]:
+        [(name, new)] = config["backends"].items()
+        old = settings.backends.get(name)
+        # Same name, other place: the copies recorded for it are not where it now points.
+        self._moved = old is not None and any(old.get(k) != new.get(k) for k in _LOCATION_KEYS)
         changes: dict[str, Any] = {"backends": {**settings.backends, **config["backends"]}}
         if "replication" in config:
             old = dict(settings.replication)
             targets = list(dict.fromkeys([*old.get("targets", []), *config["replication"]["targets"]]))
-            changes["replication"] = {**old, "replicas": config["replication"]["replicas"], "targets": targets}
+            # Every target asked for a copy: keep enough replicas (the local copy + one per target).
+            replicas = max(config["replication"]["replicas"], len(targets) + 1)
+            changes["replication"] = {**old, "replicas": replicas, "targets": targets}
         return changes
+
+    def after_apply(self, kit, values: dict[str, Any]) -> None:
+        if self._moved:
+            kit.backends.state.forget_backend(values["name"])
+
+
+_LOCATION_KEYS = ("type", "path", "api_url", "bucket", "endpoint_url", "region", "prefix")
 
 
 def _check_replicas(values: dict[str, Any]) -> dict[str, str]:

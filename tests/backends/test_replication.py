@@ -259,3 +259,18 @@ def test_a_backend_on_the_home_blockstore_or_a_relative_path_is_refused_as_a_rep
     with pytest.raises(InvalidInput, match="must be an absolute directory"):
         kit.backend_add("rel", "local", path="relative/dir", test=False)
     assert "here2" not in kit.settings.backends and "rel" not in kit.settings.backends
+
+
+def test_a_lost_copy_is_copied_again_and_a_moved_backend_forgets_its_records(kit, tmp_path):
+    kit.backend_add("nas", "local", path=str(tmp_path / "nas"), replicate=True)
+    cid = kit.add(b"keep two copies\n").cid
+    assert kit.backend_status(cid, "nas")["items"][0]["status"] == "pinned"
+    shutil.rmtree(tmp_path / "nas")  # the disk was wiped behind our back
+    assert kit.replicate(cid, backends=["nas"]) == {"nas": "pinned"}
+    assert cid in kit.backend_stored("nas")
+    # Same name, another directory: the old records do not describe it.
+    kit.backend_add("nas", "local", path=str(tmp_path / "nas2"), replicate=True)
+    assert kit.backend_status(cid, "nas")["items"] == []
+    # A second target raises the replica count so it gets copies too.
+    kit.backend_add("nas3", "local", path=str(tmp_path / "nas3"), replicate=True)
+    assert sorted(kit.backends.targets()) == ["nas", "nas3"]
