@@ -27,6 +27,10 @@ class BackendUnavailable(BackendError):
     """The backend could not be reached or failed transiently; worth retrying."""
 
 
+class CircuitOpen(BackendUnavailable):
+    """Refused without calling the backend: its circuit breaker is open until a later time."""
+
+
 class BackendRefused(BackendError):
     """The backend answered but refused (credentials, missing bucket, bad config)."""
 

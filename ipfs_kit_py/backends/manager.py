@@ -38,7 +38,7 @@ from ..core.cid import cid_str, parse_cid, verify_block
 from ..errors import BackendError, CorruptBlock, InvalidInput, IpfsKitError, NotFound
 from ..instrument import Operation, current_operation, set_current_operation, tracked
 from . import policy as replication_policy
-from .base import Backend, BackendUnavailable, BackendUnsupported, BlockMissing, PutResult
+from .base import Backend, BackendUnsupported, BlockMissing, CircuitOpen, PutResult
 from .readahead import ReadAhead
 from .state import ReplicationState
 
@@ -143,7 +143,7 @@ class BackendManager:
         backend = self.backend(name)
         with _observe(action, name, resource) as op:
             if breaker["open_until"] > now:
-                raise BackendUnavailable(
+                raise CircuitOpen(
                     f"{backend.describe()}: circuit open after {breaker['failures']} failures in a row "
                     f"(last: {breaker['last_error']}); next try in {breaker['open_until'] - now:.0f}s")
             try:
@@ -337,6 +337,11 @@ class BackendManager:
                                              resource=root)
             except _PERMANENT as exc:
                 self.state.mark_failed(root, name, str(exc), float(self.policy["retry_max_seconds"]))
+                return
+            except CircuitOpen as exc:
+                # Not an attempt (the backend was not called): try again when the circuit half-opens,
+                # without the backoff that counting it would add.
+                self.state.defer(root, name, str(exc), self.state.breaker(name)["open_until"])
                 return
             except BackendError as exc:
                 attempts = (self.state.get(root, name) or {}).get("attempts", 0) + 1

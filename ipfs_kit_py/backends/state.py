@@ -101,6 +101,11 @@ class ReplicationState:
             (error, now + retry_in, now, cid, backend))
         return self.get(cid, backend)["attempts"]
 
+    def defer(self, cid: str, backend: str, error: str, until: float) -> None:
+        """Not tried (circuit open): due again at ``until``, attempts unchanged."""
+        self._exec("UPDATE replication SET status = 'failed', last_error = ?, next_attempt = ?, updated = ? "
+                   "WHERE cid = ? AND backend = ?", (error, until, time.time(), cid, backend))
+
     def forget(self, cid: str, backend: str) -> None:
         self._exec("DELETE FROM replication WHERE cid = ? AND backend = ?", (cid, backend))
 

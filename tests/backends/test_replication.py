@@ -274,3 +274,20 @@ def test_a_lost_copy_is_copied_again_and_a_moved_backend_forgets_its_records(kit
     # A second target raises the replica count so it gets copies too.
     kit.backend_add("nas3", "local", path=str(tmp_path / "nas3"), replicate=True)
     assert sorted(kit.backends.targets()) == ["nas", "nas3"]
+
+
+def test_calls_refused_by_an_open_circuit_are_not_counted_as_attempts(kit):
+    from tests.conftest import free_port
+
+    Settings.load(kit.settings.home, env=False).with_changes(
+        backends={"gone": {"type": "kubo", "api_url": f"http://127.0.0.1:{free_port()}", "max_retries": 0}},
+        replication={"replicas": 2, "targets": ["gone"], "circuit_threshold": 1,
+                     "circuit_cooldown_seconds": 30}).save()
+    kit.services.reload_settings()
+    cid = kit.add(b"nowhere to go\n").cid
+    [row] = kit.backend_status(cid, "gone")["items"]
+    assert row["status"] == "failed" and row["attempts"] == 1  # the one real try opened the circuit
+    kit.backend_sync(force=True)
+    [row] = kit.backend_status(cid, "gone")["items"]
+    assert row["attempts"] == 1 and "circuit open" in row["last_error"]
+    assert row["next_attempt"] >= kit.backends.state.breaker("gone")["open_until"] - 1
