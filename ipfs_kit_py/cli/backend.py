@@ -176,7 +176,12 @@ def replicate(kit, cid, targets, as_json):
     """Copy the DAG under CID to backends now (failures are left for `backend sync`)."""
     result = kit.replicate(cid, list(targets) or None)
     emit(result, as_json, _per_backend("no replication targets: pass --to NAME or set a policy with --replicate"))
-    if any(state != "pinned" for state in result.values()):
+    failed = [name for name, state in result.items() if state != "pinned"]
+    if failed:
+        reasons = {i["backend"]: i["last_error"] for i in kit.backend_status(cid)["items"] if i["last_error"]}
+        why = "; ".join(f"{name}: {reasons.get(name, state_of)}" for name, state_of in
+                        ((n, result[n]) for n in failed))
+        click.echo(f"Error: not copied to {why} (retried by `ipfs-kit backend sync`)", err=True)
         raise click.exceptions.Exit(1)
 
 

@@ -162,3 +162,15 @@ def test_replication_policy_command(cli, home, tmp_path):
     assert added["replication"] == {added["cid"]: {"nas": "pinned"}}
     assert_one_line_error(cli("backend", "policy", "--targets", "nas,ghost"), "no backend named ghost")
     assert cli("backend", "policy", "--replicas", "0").code == 2
+
+
+def test_cli_replicate_says_why_a_copy_failed(cli, home):
+    from tests.conftest import assert_one_line_error, free_port
+
+    cid = cli("add", "-q", "-", input=b"no route\n").out.strip()
+    port = free_port()
+    assert cli("backend", "add", "gone", "--type", "kubo", "--api-url", f"http://127.0.0.1:{port}",
+               "--no-test").code == 0
+    r = cli("backend", "replicate", cid, "--to", "gone")
+    assert r.code == 1 and "gone: failed" in r.out
+    assert_one_line_error(r, "not copied to gone:", "cannot reach")
