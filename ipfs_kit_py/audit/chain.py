@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
@@ -182,9 +183,20 @@ def verify_records(records: Iterable[dict], prev_hash: str | None = None,
     return verifier.check_end(None, expect_hash)
 
 
+def check_hash(value: str | None, name: str) -> None:
+    """A chain hash argument is 64 lowercase hex digits; anything else is a typo, not tampering."""
+    if value is not None and (not isinstance(value, str) or not _HASH_RE.fullmatch(value)):
+        raise InvalidInput(f"{name} must be a chain hash (64 lowercase hex digits), not {str(value)[:80]!r}")
+
+
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
 def verify_export_file(path: str, prev_hash: str | None = None,
                        expect_hash: str | None = None) -> VerifyResult:
     """Verify an ``audit export --format jsonl`` file (see ``verify_records``)."""
+    check_hash(prev_hash, "prev_hash")
+    check_hash(expect_hash, "expect_hash")
     records = []
     try:
         with open(path, encoding="utf-8") as fh:

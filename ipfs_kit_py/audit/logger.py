@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import Conflict, InvalidInput, NotFound
-from .chain import ChainHead, ChainVerifier, VerifyResult
+from .chain import ChainHead, ChainVerifier, VerifyResult, check_hash
 from .events import (
     ALL_FIELDS,
     CHAIN_FIELDS,
@@ -390,6 +390,7 @@ class AuditLogger:
         (catches truncation). ``expect_hash``: the hash the last checked event
         must have, e.g. a checkpoint's anchored head hash.
         """
+        check_hash(expect_hash, "expect_hash")
         result = self._verify_once(start_seq, end_seq, start_event_id, end_event_id, expect_hash)
         if not result.ok and result.problem == "deleted":
             # A prune running at the same time moves the base: check again.
@@ -402,6 +403,8 @@ class AuditLogger:
             start_seq = self.get_event(start_event_id).seq
         if end_event_id is not None:
             end_seq = self.get_event(end_event_id).seq
+        if start_seq is not None and end_seq is not None and start_seq > end_seq:
+            raise InvalidInput(f"empty range: the start (seq {start_seq}) comes after the end (seq {end_seq})")
         first = base.seq + 1 if start_seq is None else start_seq
         last = head.seq if end_seq is None else end_seq
         if first <= base.seq:

@@ -230,3 +230,18 @@ def test_prune_refuses_a_time_in_the_future(tmp_path):
         with pytest.raises(InvalidInput, match="in the future"):
             log.prune("2099-01-01")
         assert log.count() == 1
+
+
+def test_verify_arguments_that_are_typos_are_errors_not_tampering(tmp_path):
+    from ipfs_kit_py.audit.chain import verify_export_file
+    from ipfs_kit_py.audit.logger import AuditLogger
+
+    with AuditLogger(path=tmp_path / "audit.db") as log:
+        ids = [log.log_event("data", "content.add").event_id for _ in range(3)]
+        with pytest.raises(InvalidInput, match="must be a chain hash"):
+            log.verify(expect_hash="zz")
+        with pytest.raises(InvalidInput, match="comes after the end"):
+            log.verify(start_event_id=ids[2], end_event_id=ids[1])
+        log.export(tmp_path / "x.jsonl")
+    with pytest.raises(InvalidInput, match="prev_hash must be a chain hash"):
+        verify_export_file(str(tmp_path / "x.jsonl"), prev_hash="xyz")
