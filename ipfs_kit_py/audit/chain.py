@@ -199,7 +199,7 @@ def verify_export_file(path: str, prev_hash: str | None = None,
     check_hash(expect_hash, "expect_hash")
     records = []
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:  # an editor's BOM is not part of the first record
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
                     continue

@@ -106,7 +106,7 @@ class ImportReport:
 
 def read_lines(path: str | Path) -> list[str]:
     try:
-        with open(path, encoding="utf-8", errors="replace", newline=None) as fh:
+        with open(path, encoding="utf-8-sig", errors="replace", newline=None) as fh:  # -sig: a leading BOM is dropped
             return fh.read().splitlines()
     except FileNotFoundError:
         raise InvalidInput(f"import file not found: {path}") from None

@@ -245,3 +245,16 @@ def test_verify_arguments_that_are_typos_are_errors_not_tampering(tmp_path):
         log.export(tmp_path / "x.jsonl")
     with pytest.raises(InvalidInput, match="prev_hash must be a chain hash"):
         verify_export_file(str(tmp_path / "x.jsonl"), prev_hash="xyz")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
+    from ipfs_kit_py.audit.chain import verify_export_file
+    from ipfs_kit_py.audit.logger import AuditLogger
+
+    good = '{"event_type":"data","action":"x.y","status":"success","timestamp":1700000000.0}\n'
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + good.encode())
+    with AuditLogger(path=tmp_path / "audit.db") as log:
+        assert log.import_events(tmp_path / "bom.jsonl").imported == 1  # auto-detected as JSONL
+        log.export(tmp_path / "out.jsonl")
+    (tmp_path / "bom-out.jsonl").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "out.jsonl").read_bytes())
+    assert verify_export_file(str(tmp_path / "bom-out.jsonl")).ok
