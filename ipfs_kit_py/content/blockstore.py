@@ -154,7 +154,8 @@ class Blockstore:
         except FileNotFoundError:
             raise NotFound(f"block {cid_str(cid)} is not in the local store") from None
         if cid.hashfun.code != SHA2_256 or hashlib.sha256(data).digest() != bytes(cid.raw_digest):
-            raise CorruptBlock(f"block {cid_str(cid)} is corrupt: its bytes do not hash to its CID")
+            raise CorruptBlock(f"block {cid_str(cid)} is corrupt: its bytes do not hash to its CID "
+                               f"(the stored copy {self._path(mh)}: delete it, then add or import the content again)")
         if cache is not None:
             cache.set(mh, data)
         return data
