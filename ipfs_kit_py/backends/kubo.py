@@ -318,10 +318,17 @@ def _import_roots(text: str) -> set[str]:
 
 
 def _kubo_message(response: httpx.Response) -> str:
+    """kubo's error message (its JSON ``Message``); for any other answer, what it looks like."""
     try:
-        return str(response.json().get("Message") or response.text).strip()
+        body = response.json()
     except ValueError:
-        return response.text.strip()[:200] or f"HTTP {response.status_code}"
+        body = None
+    if isinstance(body, dict) and body.get("Message"):
+        return " ".join(str(body["Message"]).split())[:300]
+    kind = response.headers.get("content-type", "").split(";")[0].strip()
+    if kind == "text/html":  # a web server's error page: not worth quoting, and not kubo's RPC API
+        return f"HTTP {response.status_code} with an HTML page: not a kubo RPC API answer; check api_url"
+    return " ".join(response.text.split())[:200] or f"HTTP {response.status_code}"
 
 
 def _is_missing(message: str) -> bool:

@@ -174,3 +174,10 @@ def test_cli_replicate_says_why_a_copy_failed(cli, home):
     r = cli("backend", "replicate", cid, "--to", "gone")
     assert r.code == 1 and "gone: failed" in r.out
     assert_one_line_error(r, "not copied to gone:", "cannot reach")
+
+
+def test_a_web_server_that_is_not_kubo_is_named_as_such(cli, home, s3_server):
+    # moto answers kubo's RPC paths with an HTML error page.
+    r = cli("backend", "add", "notkubo", "--type", "kubo", "--api-url", s3_server.endpoint)
+    assert r.code != 0 and "<" not in r.stderr
+    assert "not a kubo RPC API answer" in r.stderr or "no /api/v0" in r.stderr, r.stderr

@@ -230,5 +230,5 @@ def test_control_characters_in_stored_text_are_shown_escaped(cli, tmp_path):
     assert cli("audit", "import", str(hostile), "--format", "jsonl").code == 0
     for args in (["audit", "query", "-u", "evil\x1b[2J\nfake line\r"], ["audit", "tail", "-n", "5"]):
         r = cli(*args)
-        assert r.code == 0, r.err
+        assert r.code == 0, r.stderr
         assert "\x1b" not in r.out and "\r" not in r.out and "evil\\x1b[2J\\x0afake line\\x0d" in r.out
