@@ -184,7 +184,7 @@ def prune(kit, before, yes, as_json):
 @pass_kit
 def checkpoint(kit, verify_cid, as_json):
     """Anchor the chain head as a pinned CID (or --verify one): third parties can check a range."""
-    if verify_cid:
+    if verify_cid is not None:  # --verify "" is a mistake to report, not a request for a new checkpoint
         result = kit.audit_verify_checkpoint(verify_cid)
         emit(result, as_json, lambda r: click.echo(
             f"checkpoint {r['checkpoint']} (seq {r['seq']}): "

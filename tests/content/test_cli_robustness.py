@@ -232,3 +232,8 @@ def test_control_characters_in_stored_text_are_shown_escaped(cli, tmp_path):
         r = cli(*args)
         assert r.code == 0, r.stderr
         assert "\x1b" not in r.out and "\r" not in r.out and "evil\\x1b[2J\\x0afake line\\x0d" in r.out
+
+
+def test_an_empty_checkpoint_to_verify_is_an_error_not_a_new_checkpoint(cli):
+    assert_one_line_error(cli("audit", "checkpoint", "--verify", ""), "a CID or CID/path is required")
+    assert cli("audit", "query", "-a", "audit.checkpoint", "--json").json()["events"] == []
