@@ -209,7 +209,8 @@ _FROM = r"from (?P<ip>\S+?)(?: port (?P<port>\d+))?"
 _SSHD_MESSAGES = (
     (re.compile(r"Accepted (?P<method>\S+) for (?P<user>\S+) " + _FROM + r"(?: ssh2)?(?:: (?P<key>.*))?\Z"),
      "auth.login", "success", None),
-    (re.compile(r"Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) " + _FROM + r"(?: ssh2)?\s*\Z"),
+    (re.compile(r"Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) " + _FROM
+                + r"(?: ssh2)?(?:: (?P<key>.*?))?\s*\Z"),
      "auth.login", "failure", None),
     (re.compile(r"Invalid user (?P<user>.*?) " + _FROM + r"\s*\Z"),
      "auth.invalid_user", "failure", None),

@@ -258,3 +258,13 @@ def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
         log.export(tmp_path / "out.jsonl")
     (tmp_path / "bom-out.jsonl").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "out.jsonl").read_bytes())
     assert verify_export_file(str(tmp_path / "bom-out.jsonl")).ok
+
+
+def test_a_failed_public_key_login_is_imported():
+    from ipfs_kit_py.audit.importers import parse_sshd
+
+    parsed = parse_sshd(["Nov 28 08:15:09 host sshd[1239]: Failed publickey for dave from 192.0.2.4 port 1 ssh2: "
+                         "ED25519 SHA256:xyz"], tz="UTC", year=2026)
+    [row] = parsed.rows
+    assert (row[3], row[4], row[5], row[6]) == ("auth.login", "failure", "dave", "192.0.2.4")
+    assert '"key":"ED25519 SHA256:xyz"' in row[16] and '"method":"publickey"' in row[16]
