@@ -268,3 +268,18 @@ def test_a_failed_public_key_login_is_imported():
     [row] = parsed.rows
     assert (row[3], row[4], row[5], row[6]) == ("auth.login", "failure", "dave", "192.0.2.4")
     assert '"key":"ED25519 SHA256:xyz"' in row[16] and '"method":"publickey"' in row[16]
+
+
+def test_a_time_filtered_export_with_a_gap_says_why_it_does_not_check(tmp_path):
+    import time as time_mod
+
+    from ipfs_kit_py.audit.chain import verify_export_file
+    from ipfs_kit_py.audit.logger import AuditLogger
+
+    with AuditLogger(path=tmp_path / "audit.db") as log:
+        log.log_event("data", "content.add")
+        log.log_event("data", "content.add", timestamp=time_mod.time() - 30 * 86400)  # an old imported event
+        log.log_event("data", "content.add")
+        log.export(tmp_path / "week.jsonl", since="7d")
+    result = verify_export_file(str(tmp_path / "week.jsonl"))
+    assert not result.ok and result.problem == "deleted" and "--since/--until" in result.reason
