@@ -483,8 +483,10 @@ class AuditLogger:
                 f"{path}: {len(parsed.skipped)} bad line(s), nothing imported"
                 f" (first: line {first.line}: {first.reason}); fix them or import without --strict"
             )
-        fresh, duplicates = self._drop_known(parsed)
         with self._commit_lock, self.store.write() as tx:
+            # Under the chain lock: another process importing the same file commits first or after,
+            # never between this check and this insert (its events count as already present).
+            fresh, duplicates = self._drop_known(parsed)
             links = tx.append([(row, canonical_body(row)) for row in fresh])
             details = {"file": str(path), "format": parsed.format, "imported": len(fresh),
                        "duplicates": duplicates, "skipped": len(parsed.skipped), "ignored": parsed.ignored}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -145,3 +146,31 @@ def test_four_processes_log_concurrently(tmp_path):
         assert sorted(e.seq for e in events) == list(range(1, 601))  # no gaps, no forks
         assert log.verify().ok
     assert os.path.getsize(path) > 0
+
+
+_IMPORTER = """
+import sys
+from ipfs_kit_py.audit.logger import AuditLogger
+url, path, file = sys.argv[1] or None, sys.argv[2] or None, sys.argv[3]
+with AuditLogger(url, path=path) as log:
+    report = log.import_events(file, "jsonl")
+print(report.imported, report.duplicates)
+"""
+
+
+def test_parallel_imports_of_one_file_import_each_event_once(target, tmp_path):
+    lines = [json.dumps({"event_id": f"imp-{i}", "event_type": "data", "action": "x.y", "status": "success",
+                         "timestamp": 1_700_000_000.0 + i}) for i in range(5000)]
+    path = tmp_path / "same.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    target.open().close()  # the schema exists before the race
+    procs = [subprocess.Popen([sys.executable, "-c", _IMPORTER, target.url or "", str(target.path or ""), str(path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        reports.append(tuple(map(int, out.split())))
+    assert sum(r[0] for r in reports) == 5000 and sum(r[1] for r in reports) == 15000
+    with target.open() as log:
+        assert log.count(action="x.y") == 5000 and log.verify().ok
