@@ -50,6 +50,7 @@ from .chain import ChainHead, ChainVerifier, VerifyResult, check_hash
 from .events import (
     ALL_FIELDS,
     CHAIN_FIELDS,
+    EVENT_FIELDS,
     AuditEvent,
     canonical_body,
     event_from_row,
@@ -60,6 +61,7 @@ from .store import COL, COLUMN_LIST, open_store
 from .timeparse import parse_time
 
 EXPORT_FORMATS = ("jsonl", "csv")
+_EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
 _EQUALITY_FILTERS = ("user_id", "resource", "operation_id", "parent_id", "session_id", "source_ip", "severity")
 
 
@@ -487,6 +489,9 @@ class AuditLogger:
             # Under the chain lock: another process importing the same file commits first or after,
             # never between this check and this insert (its events count as already present).
             fresh, duplicates = self._drop_known(parsed)
+            if strict and parsed.skipped:  # raised inside the transaction: nothing is written
+                first = parsed.skipped[0]
+                raise InvalidInput(f"{path}: line {first.line}: {first.reason}; nothing imported")
             links = tx.append([(row, canonical_body(row)) for row in fresh])
             details = {"file": str(path), "format": parsed.format, "imported": len(fresh),
                        "duplicates": duplicates, "skipped": len(parsed.skipped), "ignored": parsed.ignored}
@@ -499,21 +504,30 @@ class AuditLogger:
                             parsed.skipped, links[0][0] if links else None, links[-1][0] if links else None)
 
     def _drop_known(self, parsed) -> tuple[list[tuple], int]:
-        """Rows whose event id is not in the log yet (nor earlier in the file)."""
+        """Rows whose event id is not in the log yet (nor earlier in the file), and how many were.
+
+        An id already used by an event with other content is no duplicate: that
+        line is added to ``parsed.skipped`` with the reason.
+        """
         ids = [row[0] for row in parsed.rows]
-        known: set[str] = set()
+        known: dict[str, tuple] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             marks = ", ".join("?" * len(chunk))
-            known.update(r[0] for r in self.store.fetchall(
-                f"SELECT event_id FROM audit_events WHERE event_id IN ({marks})", chunk))
-        fresh, seen = [], set()
-        for row in parsed.rows:
-            if row[0] in known or row[0] in seen:
-                continue
-            seen.add(row[0])
-            fresh.append(row)
-        return fresh, len(parsed.rows) - len(fresh)
+            known.update((r[0], tuple(r)) for r in self.store.fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE event_id IN ({marks})", chunk))
+        fresh: list[tuple] = []
+        duplicates = 0
+        for row, lineno in zip(parsed.rows, parsed.lines, strict=True):
+            earlier = known.get(row[0])
+            if earlier is None:
+                known[row[0]] = row
+                fresh.append(row)
+            elif earlier == tuple(row):
+                duplicates += 1
+            else:
+                parsed.skipped.append(SkippedLine(lineno, f"event_id {row[0]} is already used by a different event"))
+        return fresh, duplicates
 
     def export(self, out: str | os.PathLike | IO[str], format: str = "jsonl", since: Any = None,
                until: Any = None) -> int:

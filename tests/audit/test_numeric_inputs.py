@@ -283,3 +283,20 @@ def test_a_time_filtered_export_with_a_gap_says_why_it_does_not_check(tmp_path):
         log.export(tmp_path / "week.jsonl", since="7d")
     result = verify_export_file(str(tmp_path / "week.jsonl"))
     assert not result.ok and result.problem == "deleted" and "--since/--until" in result.reason
+
+
+def test_an_event_id_reused_for_other_content_is_a_bad_line_not_a_duplicate(tmp_path):
+    from ipfs_kit_py.audit.logger import AuditLogger
+
+    one = {"event_id": "e1", "event_type": "data", "action": "x.y", "status": "success", "timestamp": 1700000000.0}
+    path = tmp_path / "ids.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (one, one, {**one, "status": "failure"})) + "\n")
+    with AuditLogger(path=tmp_path / "audit.db") as log:
+        report = log.import_events(path, "jsonl")
+        assert (report.imported, report.duplicates) == (1, 1)
+        assert [(s.line, s.reason) for s in report.skipped] == [(3, "event_id e1 is already used by a different event")]
+        again = log.import_events(path, "jsonl")
+        assert (again.imported, again.duplicates, len(again.skipped)) == (0, 2, 1)
+        with pytest.raises(InvalidInput, match="line 3: event_id e1 is already used"):
+            log.import_events(path, "jsonl", strict=True)
+        assert log.count(action="x.y") == 1
