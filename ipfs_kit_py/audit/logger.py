@@ -475,7 +475,8 @@ class AuditLogger:
 
         Bad lines are skipped and listed (line number + reason); with
         ``strict`` any bad line rejects the file and nothing is written.
-        Events whose id is already in the log are counted as duplicates.
+        Events already in the log (same id and content) are counted as duplicates;
+        an id reused for other content is a bad line.
         The import is recorded as an ``admin`` event (``audit.import``).
         """
         parsed = parse_file(path, format, year=year, tz=tz)
