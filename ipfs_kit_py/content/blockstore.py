@@ -102,12 +102,16 @@ class Blockstore:
     def has(self, cid: CID) -> bool:
         return self._path(_cid_multihash(cid)).exists()
 
-    def put(self, cid: CID, data: bytes | memoryview) -> bool:
-        """Store a block whose CID the caller computed. Returns False if present."""
+    def put(self, cid: CID, data: bytes | memoryview, *, replace: bool = False) -> bool:
+        """Store a block whose CID the caller computed (or verified). Returns False if present.
+
+        ``replace``: write it even if present, over a stored copy found corrupt.
+        """
         mh = _cid_multihash(cid)
         path = self._path(mh)
-        if path.exists():
+        if path.exists() and not replace:
             return False
+        existed = replace and path.exists()
         shard = path.parent
         if shard.name not in self._made_shards:
             shard.mkdir(exist_ok=True)
@@ -127,7 +131,7 @@ class Blockstore:
         os.close(fd)
         os.replace(tmp, path)
         self._dirty = True
-        return True
+        return not existed  # (the cache holds only verified bytes: nothing there to drop)
 
     def read_stored(self, cid: CID) -> bytes | None:
         """The bytes stored under ``cid`` as they are, unverified; None when absent.

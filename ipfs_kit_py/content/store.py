@@ -78,6 +78,16 @@ class ContentStore:
     def get_block(self, cid: CID) -> bytes:
         try:
             return self.blocks.get(cid)
+        except CorruptBlock as damaged:
+            # The stored copy is damaged: a backend's copy (verified by the manager) repairs it.
+            try:
+                data = self.fallback_get(cid) if self.fallback_get is not None else None
+            except NotFound:
+                data = None
+            if data is None:
+                raise damaged from None
+            self.blocks.put(cid, data, replace=True)
+            return data
         except NotFound:
             if bytes(cid.digest) == _EMPTY_DIR_MH:  # always readable, like kubo's
                 return _EMPTY_DIR_BLOCK
@@ -297,6 +307,8 @@ class ContentStore:
                     total += len(data)
                     if self.blocks.put(cid, data):
                         added.append(cid)
+                    elif self.blocks.read_stored(cid) != data:
+                        self.blocks.put(cid, data, replace=True)  # a damaged stored copy: the CAR's is verified
                 for root in roots:
                     try:
                         for _ in dag.walk_blocks(self.get_block, root):
