@@ -577,7 +577,7 @@ class Kit:
         cid = self.content.resolve(path)
         note(resource=cid_str(cid))
         self.content.get_block(cid)  # NotFound now, not a copy queued to fail and retry forever
-        return self.backends.replicate(cid, self.content, targets=backends)
+        return self.backends.replicate(cid, self.content, targets=backends, recheck=True)
 
     @operation("backend.sync", event_type="backend", role="writer", resource_type=None)
     def backend_sync(self, cids: list[str] | None = None, wait: float = 0.0, force: bool = False) -> dict:

@@ -236,8 +236,12 @@ class BackendManager:
         return {name: results[name] for name in names}
 
     # ---- replication -----------------------------------------------------------------
-    def replicate(self, cid, store, targets: list[str] | None = None) -> dict[str, str]:
-        """Queue ``cid`` for the policy's targets and try each once now; ``{backend: status}``."""
+    def replicate(self, cid, store, targets: list[str] | None = None, recheck: bool = False) -> dict[str, str]:
+        """Queue ``cid`` for the policy's targets and try each once now; ``{backend: status}``.
+
+        ``recheck`` (an explicit replicate): ask each backend whose copy is recorded as
+        pinned whether it still has it. Adds and pins skip that round trip.
+        """
         root = cid_str(parse_cid(cid) if isinstance(cid, str) else cid)
         names = self.targets() if targets is None else targets
         for name in names:
@@ -245,7 +249,7 @@ class BackendManager:
                 raise InvalidInput(f"backend {name!r} is the home's own blockstore (a local backend without a "
                                    "path): a copy there is no replica; give it a path on another disk")
         for name in names:
-            row = self.state.get(root, name)
+            row = self.state.get(root, name) if recheck else None
             if row is not None and row["status"] == "pinned" and not self._still_there(name, root):
                 self.state.forget(root, name)  # the copy is gone (bucket emptied, directory lost): copy again
             self.state.want(root, name)
