@@ -5,16 +5,16 @@
 1. Simulates ``--days`` of activity for ``--users`` users with every incident type
    (about 1M events at the defaults) and logs it into a fresh SQLite audit log.
 2. Floors, i.e. what every analysis must read at least once:
-   - SQL: the rows through the sqlite3 module (chunks -> Arrow -> polars), all 20 columns and the
-     18 the analyses use (no chain hashes) -- what every load cost before the snapshot;
-   - snapshot build: the first ``export_columns`` on this log (SQL + writing the
+   - blocks: the events decoded from their storage blocks (-> Arrow -> polars), all 20 columns
+     and the 18 the analyses use (no chain hashes) -- what every load costs without the snapshot;
+   - snapshot build: the first ``export_columns`` on this log (blocks + writing the
      column snapshot ``<audit.db>.columns/``), paid once;
    - snapshot, cold process: ``export_columns`` in a fresh Python process with the
      snapshot present (memory-mapped segments, their checksums, the checks against
      the database); Python imports are excluded and printed separately.
 3. ``analyze_patterns`` over the whole range and ``detect_anomalies`` (7 days, 14 days
    of baseline), medians of ``--repeat``:
-   - first ever: fresh process, no snapshot (load from SQL + write the snapshot + analysis);
+   - first ever: fresh process, no snapshot (decode the blocks + write the snapshot + analysis);
    - cold: fresh process, snapshot present (load + analysis; the target);
    - warm: columns already loaded by this ``AuditAnalytics`` (the analysis alone).
 4. One-event operations: ``correlate_events``, ``reconstruct_timeline``,
@@ -47,7 +47,8 @@ from ipfs_kit_py.analytics.evaluation import evaluate_anomalies, evaluate_patter
 from ipfs_kit_py.analytics.frame import EVENT_COLUMNS  # noqa: E402
 from ipfs_kit_py.analytics.simulate import generate_scenario  # noqa: E402
 from ipfs_kit_py.audit import AuditLogger  # noqa: E402
-from ipfs_kit_py.audit.columns import frame_from_sqlite, snapshot_dir  # noqa: E402
+from ipfs_kit_py.audit.blocks import EventFilter  # noqa: E402
+from ipfs_kit_py.audit.columns import frame_from_rows, snapshot_dir  # noqa: E402
 from ipfs_kit_py.audit.events import ALL_FIELDS  # noqa: E402
 
 END = 1_790_000_000.0
@@ -116,6 +117,14 @@ def build(args, path: Path) -> tuple[AuditLogger, object]:
     return logger, scenario.answer_key
 
 
+def blocks_frame(logger, lo: float, columns) -> object:
+    """The columns of every event since ``lo`` decoded from the stored blocks (no snapshot)."""
+    wanted = EventFilter(start=lo)
+    with logger.store.read() as reader:
+        rows = [row for first, *_rest in reader.metas(lo, None) for row in reader.block_rows(first, wanted)]
+    return frame_from_rows(rows, columns)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=1800)
@@ -128,25 +137,22 @@ def main() -> None:
         logger, key = build(args, path)
         start = END - args.days * DAY
         lo = start - 30 * DAY
-        sql = "SELECT {} FROM audit_events WHERE timestamp >= ? ORDER BY seq"
 
         print("\nfloors (loading the columns of the whole log):")
-        floor_sql, frame = timed(lambda: frame_from_sqlite(str(path), sql.format(", ".join(ALL_FIELDS)), [lo]),
-                                 args.repeat)
+        floor_sql, frame = timed(lambda: blocks_frame(logger, lo, ALL_FIELDS), args.repeat)
         events = frame.height
         del frame
-        print(f"  SQL (sqlite3 -> Arrow -> polars), 20 columns:      {floor_sql:7.3f} s  ({events:,} events)")
+        print(f"  blocks (decoded -> Arrow -> polars), 20 columns:   {floor_sql:7.3f} s  ({events:,} events)")
         narrow = list(EVENT_COLUMNS)
-        floor_sql18, _ = timed(lambda: frame_from_sqlite(str(path), sql.format(", ".join(narrow)), [lo], narrow),
-                               args.repeat)
-        print(f"  SQL, the 18 columns the analyses read:             {floor_sql18:7.3f} s")
+        floor_sql18, _ = timed(lambda: blocks_frame(logger, lo, narrow), args.repeat)
+        print(f"  blocks, the 18 columns the analyses read:          {floor_sql18:7.3f} s")
         builds = []
         for _ in range(args.repeat):
             shutil.rmtree(snapshot_dir(path), ignore_errors=True)
             t, _ = timed(lambda: logger.export_columns(start_time=lo, end_time=None))
             builds.append(t)
         size = sum(f.stat().st_size for f in snapshot_dir(path).iterdir())
-        print(f"  first export_columns (SQL + writing the snapshot):  {statistics.median(builds):7.3f} s  "
+        print(f"  first export_columns (blocks + writing snapshot):  {statistics.median(builds):7.3f} s  "
               f"(snapshot {size / 1e6:,.0f} MB)")
         floor_snap, imports, _ = fresh("load", path, args, lo, snapshot=True)
         print(f"  snapshot, cold process:                            {floor_snap:7.3f} s  "
@@ -166,17 +172,17 @@ def main() -> None:
             call(warm_analytics)  # load once
             t_warm, found = timed(lambda call=call: call(warm_analytics), args.repeat)
             rows.append((name, t_first, t_cold, t_warm, len(found)))
-        print(f"\n{'operation':18} {'first ever':>10} {'cold s':>8} {'warm s':>8} {'cold/SQL':>9} {'cold/snap':>9} "
+        print(f"\n{'operation':18} {'first ever':>10} {'cold s':>8} {'warm s':>8} {'cold/blk':>9} {'cold/snap':>9} "
               f"{'target':>7} findings")
         for name, t_first, t_cold, t_warm, n in rows:
             ok = "ok" if t_cold <= 2.0 else "MISS"
             print(f"{name:18} {t_first:10.3f} {t_cold:8.3f} {t_warm:8.3f} {t_cold / floor_sql:9.2f} "
                   f"{t_cold / floor_snap:9.2f} {ok:>7} {n}")
-        print("first ever: fresh process, no snapshot yet: SQL load + writing the snapshot + analysis.\n"
+        print("first ever: fresh process, no snapshot yet: block decode + writing the snapshot + analysis.\n"
               "cold: fresh process (imports excluded), snapshot present: load (checks, memory map, rows added\n"
               "since) + analysis. warm: this AuditAnalytics already holds the columns of the unchanged log.\n"
               "patterns read the window plus 30 days of history (the whole log here); anomalies 7 + 14 days.\n"
-              "cold/SQL: against the 20-column SQL floor; cold/snap: against the cold-process snapshot floor.")
+              "cold/blk: against the 20-column block-decode floor; cold/snap: against the cold-process snapshot floor.")
 
         correlator = EventCorrelator(logger)
         (brute,) = key.of_type("brute_force")

@@ -25,8 +25,12 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import orjson
 
 from ..errors import InvalidInput
+from .blocks import HASH_CHARS, LINK_CHARS
 from .events import ALL_FIELDS, GENESIS_HASH, AuditEvent, canonical_body, details_text
 
 
@@ -78,18 +82,24 @@ class ChainVerifier:
     """
 
     def __init__(self, expected_seq: int, expected_prev: str,
-                 find_hash: Callable[[str], int | None] | None = None):
+                 find_hash: Callable[[str], int | None] | None = None,
+                 id_at: Callable[[int], str | None] | None = None):
         self.expected_seq = expected_seq
         self.expected_prev = expected_prev
         self.find_hash = find_hash or (lambda _h: None)
+        self.id_at = id_at or (lambda _seq: None)
         self.checked = 0
         self.start_seq: int | None = None
         self.last_seq: int | None = None
         self.last_event_id: str | None = None
         self.failure: VerifyResult | None = None
 
-    def feed(self, row: tuple) -> bool:
-        """Check one row; False once the chain is broken (then stop feeding)."""
+    def feed(self, row: tuple, body: bytes | None = None) -> bool:
+        """Check one row; False once the chain is broken (then stop feeding).
+
+        ``body``: the stored canonical bytes the row was decoded from (hashed
+        as they are); without it the canonical form is made from the values.
+        """
         seq, event_id, prev_hash, digest = row[0], row[1], row[18], row[19]
         if seq != self.expected_seq:
             if seq > self.expected_seq:
@@ -97,10 +107,11 @@ class ChainVerifier:
                            else f"seq {self.expected_seq}..{seq - 1}")
                 return self._fail(row, "deleted", f"{missing} missing before this event (deleted)")
             return self._fail(row, "reordered", f"seq {seq} appears after seq {self.expected_seq - 1}")
-        try:
-            body = canonical_body(row[1:18])
-        except Exception:  # noqa: BLE001 - any value the canonical form cannot hold was put there by hand
-            return self._fail(row, "edited", "a stored value has a type no event can have (edited)")
+        if body is None:
+            try:
+                body = canonical_body(row[1:18])
+            except Exception:  # noqa: BLE001 - any value the canonical form cannot hold was put there by hand
+                return self._fail(row, "edited", "a stored value has a type no event can have (edited)")
         if not isinstance(digest, str) or not isinstance(prev_hash, str) or chain_hash(prev_hash, body) != digest:
             return self._fail(row, "edited", "event content does not match its hash (edited)")
         if prev_hash != self.expected_prev:
@@ -118,8 +129,51 @@ class ChainVerifier:
         self.last_seq, self.last_event_id = seq, event_id
         return True
 
+    def feed_block(self, first_seq: int, last_seq: int, min_ts: float, max_ts: float, bodies: Any,
+                   links: str, *, upto: int | None = None) -> bool:
+        """Check the events of one storage block (``blocks``) with seq >= the next expected, up to ``upto``.
+
+        Each stored body is hashed as stored. When the whole block was read,
+        its labels are checked too: the seq range must match the number of
+        events, the time range their timestamps (a query trusts both).
+        """
+        bodies = bytes(bodies)
+        lines = bodies.split(b"\n")
+        times = []
+        start = self.expected_seq
+        for i, line in enumerate(lines):
+            seq = first_seq + i
+            if upto is not None and seq > upto:
+                break
+            try:
+                v = orjson.loads(line)
+                if v.__class__ is not list or len(v) != 17:
+                    raise ValueError("not an event")
+            except ValueError:
+                return self.fail(seq, self.id_at(seq), "edited", "the stored event is not canonical event JSON (edited)")
+            times.append(v[1])
+            if seq < start:
+                continue  # before the range being checked
+            o = i * LINK_CHARS
+            if not self.feed((seq, *v, links[o:o + HASH_CHARS], links[o + HASH_CHARS:o + LINK_CHARS]), line):
+                return False
+        if len(times) == len(lines):  # the whole block was read
+            if len(lines) != last_seq - first_seq + 1 or len(links) != len(lines) * LINK_CHARS:
+                fewer = len(lines) < last_seq - first_seq + 1
+                return self.fail(first_seq, self.id_at(first_seq), "deleted" if fewer else "edited",
+                                 f"the block labelled seq {first_seq}..{last_seq} holds {len(lines)} events"
+                                 f" and {len(links) // LINK_CHARS} hash links ({'deleted' if fewer else 'edited'})")
+            if not all(t.__class__ is float for t in times) or min(times) != min_ts or max(times) != max_ts:
+                return self.fail(first_seq, self.id_at(first_seq), "edited",
+                                 f"the time range recorded for seq {first_seq}..{last_seq} does not match its events"
+                                 " (edited: queries would miss them)")
+        return True
+
     def _fail(self, row: tuple, problem: str, reason: str) -> bool:
-        self.failure = self._result(False, first_bad_seq=row[0], first_bad_event_id=row[1],
+        return self.fail(row[0], row[1], problem, reason)
+
+    def fail(self, seq: int, event_id: str | None, problem: str, reason: str) -> bool:
+        self.failure = self._result(False, first_bad_seq=seq, first_bad_event_id=event_id,
                                     problem=problem, reason=reason)
         return False
 

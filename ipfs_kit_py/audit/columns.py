@@ -5,19 +5,20 @@ with fixed dtypes, so an empty result has the same schema as a full one.
 ``details`` stays JSON text (``pl.col("details").str.json_decode()`` when a
 query needs inside it).
 
-SQLite logs are read with the ``sqlite3`` module (see ``_fetch``). Big logs
-(``SNAPSHOT_MIN_ROWS`` events or more) also keep a **column snapshot** next to
-the database, ``<audit.db>.columns/``: the events up to some ``seq`` as
-uncompressed Arrow IPC segments (memory-mapped, so loading costs page faults,
-not parsing) plus ``manifest.json``. A plain time-range / event-type export is
-answered from the snapshot, extended with the newer rows read from SQL (by
-``seq``, so only the rows added since). The answer is the same frame the SQL
-query gives: same schema, rows and order (tests/audit/test_columns_snapshot.py).
+Frames are built from decoded storage blocks (``frame_from_rows``). Big
+SQLite logs (``SNAPSHOT_MIN_ROWS`` events or more) also keep a **column
+snapshot** next to the database, ``<audit.db>.columns/``: the events up to
+some ``seq`` as uncompressed Arrow IPC segments (memory-mapped, so loading
+costs page faults, not parsing) plus ``manifest.json``. A plain time-range /
+event-type export is answered from the snapshot, extended with the newer
+events decoded from their blocks (by ``seq``, so only the events added since).
+The answer is the same frame the blocks give: same schema, rows and order
+(tests/audit/test_columns_snapshot.py).
 
 Never stale, never silently wrong — checked on every use, in the same read
 transaction as the rows added since:
 
-- the database row at each segment's last ``seq`` still has the hash the
+- the database event at each segment's last ``seq`` still has the hash the
   snapshot recorded. Each hash covers the one before it, so a row rewritten
   with its chain recomputed (up to the head, or the head check would fail)
   changes these rows and the snapshot is rebuilt. An in-place edit that does
@@ -40,7 +41,7 @@ reader that cannot take it just does not write). Newer rows are read from SQL
 each time until there are ``SNAPSHOT_SEGMENT_ROWS`` of them, then saved as a
 segment; small trailing segments are merged so there are few. The directory
 is private to its owner (the log names users and addresses). PostgreSQL logs
-have no snapshot (``COPY ... CSV`` each time).
+have no snapshot (no local directory to keep it in).
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ from typing import Any
 import polars as pl
 
 from ..config import atomic_write_text
-from ..errors import InvalidInput
+from ..errors import BackendError, InvalidInput
+from .blocks import DamagedBlock, EventFilter
 from .events import ALL_FIELDS
+from .store import COL, BlockReader, damaged
 
 _FLOATS = {"timestamp", "duration_ms"}
 _INTS = {"bytes", "seq"}
@@ -72,14 +75,13 @@ SCHEMA = {
 }
 
 SNAPSHOT_VERSION = 1
-# Logs with fewer events are read straight from SQL (a snapshot would not pay off).
+# Logs with fewer events are decoded from their blocks (a snapshot would not pay off).
 SNAPSHOT_MIN_ROWS = 50_000
-# Rows added after the snapshot are read from SQL until there are this many, then saved as a segment.
+# Events added after the snapshot are decoded from blocks until there are this many, then saved as a segment.
 SNAPSHOT_SEGMENT_ROWS = 20_000
-# A query bounded on both sides to less than this (seconds) goes to SQL: the timestamp index is enough.
+# A query bounded on both sides to less than this (seconds) reads blocks: their time index is enough.
 SNAPSHOT_MIN_SPAN = 6 * 3600.0
 
-_ROWS_AFTER = f"SELECT {', '.join(ALL_FIELDS)} FROM audit_events WHERE seq > ? ORDER BY seq"
 _CHAIN_STATE = "SELECT head_seq, head_hash, base_seq, base_hash FROM audit_chain WHERE id = 1"
 
 
@@ -101,48 +103,51 @@ def _schema(columns: Sequence[str]) -> dict[str, Any]:
     return {name: SCHEMA[name] for name in columns}
 
 
-def _typed(table: Any, columns: Sequence[str]) -> pl.DataFrame:
-    frame = pl.from_arrow(table)
-    if frame.height == 0:
-        return pl.DataFrame(schema=_schema(columns))
-    return frame.select([pl.col(name).cast(SCHEMA[name], strict=False) for name in columns])
-
-
 _ARROW_TYPES = {pl.Float64: "float64", pl.Int64: "int64", pl.Utf8: "string"}
-_FETCH_ROWS = 65536
+_CHUNK_ROWS = 65536
 
 
-def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any], columns: Sequence[str]) -> pl.DataFrame:
-    """Rows of ``sql`` as typed columns, built a chunk at a time.
-
-    Why the ``sqlite3`` module and not a columnar driver (ADBC, ~1.8x faster
-    here): a driver links its own copy of SQLite, and two copies in one
-    process break SQLite's file locking — closing one copy's file drops the
-    other's POSIX locks, and its "first connection" check can reset the WAL
-    index under our writer (seen as "no such table" mid-test). The snapshot
-    makes this path rare for big logs anyway.
-    """
+def frame_from_rows(rows: Sequence[tuple], columns: Sequence[str] = ALL_FIELDS) -> pl.DataFrame:
+    """Decoded rows (``store.COLUMNS`` shape) as typed columns, built a chunk at a time."""
     import pyarrow as pa
 
-    types = [pa.type_for_alias(_ARROW_TYPES[SCHEMA[name]]) for name in columns]
-    cur = conn.execute(sql, tuple(params))
-    batches = []
-    while rows := cur.fetchmany(_FETCH_ROWS):
-        values = zip(*rows, strict=True)  # rows -> columns
-        batches.append(pa.record_batch([pa.array(v, type=kind) for v, kind in zip(values, types, strict=True)],
-                                       names=list(columns)))
-    if not batches:
+    if not rows:
         return pl.DataFrame(schema=_schema(columns))
-    return _typed(pa.Table.from_batches(batches), columns)
+    picks = [(COL[name], pa.type_for_alias(_ARROW_TYPES[SCHEMA[name]])) for name in columns]
+    batches = []
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        values = list(zip(*rows[start:start + _CHUNK_ROWS], strict=True))  # rows -> columns
+        batches.append(pa.record_batch([_array(values[i], kind) for i, kind in picks], names=list(columns)))
+    return pl.from_arrow(pa.Table.from_batches(batches))
+
+
+def _array(values: Sequence[Any], kind: Any) -> Any:
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A value of the wrong type was put there by hand (verify reports it): show it as missing.
+        ok = (float, int) if kind in (pa.float64(), pa.int64()) else (str,)
+        return pa.array([v if isinstance(v, ok) and not isinstance(v, bool) else None for v in values], type=kind)
 
 
 @dataclass(frozen=True)
 class Scan:
-    """The filters a snapshot can answer: a time range and event types (parsed, as SQL gets them)."""
+    """The filters a snapshot can answer: a time range and event types."""
 
     start: float | None = None  # inclusive
     end: float | None = None    # exclusive
     event_types: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, wanted: EventFilter) -> Scan | None:
+        """The scan for a filter, or None when it filters on more than time and event type."""
+        if wanted.statuses is not None or wanted.action is not None or wanted.action_prefix is not None \
+                or wanted.equal:
+            return None
+        types = None if wanted.event_types is None else tuple(sorted(wanted.event_types))
+        return cls(wanted.start, wanted.end, types)
 
     def wide(self) -> bool:
         return self.start is None or self.end is None or self.end - self.start >= SNAPSHOT_MIN_SPAN
@@ -158,35 +163,30 @@ class Scan:
         return out if out.height else pl.DataFrame(schema=_schema(columns))
 
 
-def frame_from_sqlite(path: str, sql: str, params: tuple | list, columns: Sequence[str] = ALL_FIELDS, *,
-                      scan: Scan | None = None) -> pl.DataFrame:
-    """Run ``sql`` (selecting ``columns``) on the SQLite file; the rows as typed columns.
-
-    With ``scan`` (the query is just that time range / event-type filter in seq
-    order), a big log is answered from its column snapshot (module doc).
-    """
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=60)
+def snapshot_frame_for(path: str | os.PathLike, scan: Scan, columns: Sequence[str] = ALL_FIELDS) -> pl.DataFrame | None:
+    """``scan`` over a big SQLite log, answered from its column snapshot; None for a small log."""
+    conn = sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True, isolation_level=None, timeout=60)
     try:
-        # One read transaction: the chain state, the snapshot checks and the rows added since agree.
+        # One read transaction: the chain state, the snapshot checks and the events added since agree.
         conn.execute("BEGIN")
-        if scan is not None and scan.wide():
-            full = snapshot_frame(Path(path), conn)
-            if full is not None:
-                return scan.apply(full, columns)
-        return _fetch(conn, sql, params, columns)
+        full = snapshot_frame(Path(path), conn)
+        return None if full is None else scan.apply(full, columns)
+    except sqlite3.Error as exc:
+        raise BackendError(f"audit store error: {exc}") from exc
+    except DamagedBlock as exc:
+        raise damaged(exc) from None
     finally:
         conn.close()
 
 
-def frame_from_csv(data: bytes, columns: Sequence[str] = ALL_FIELDS) -> pl.DataFrame:
-    """A PostgreSQL ``COPY ... CSV HEADER`` stream into a typed DataFrame.
+def _reader(conn: sqlite3.Connection) -> BlockReader:
+    return BlockReader(lambda sql, params=(): conn.execute(sql, tuple(params)).fetchall())
 
-    Optional text fields are never empty strings (the event model stores
-    absent as NULL), so an empty CSV field is always NULL.
-    """
-    if not data:
-        return pl.DataFrame(schema=_schema(columns))
-    return pl.read_csv(io.BytesIO(data), schema=_schema(columns), infer_schema=False)
+
+def _rows_after(conn: sqlite3.Connection, seq: int) -> list[tuple]:
+    reader = _reader(conn)
+    return [row for first, last, *_rest in reader.metas() if last > seq
+            for row in reader.block_rows(first) if row[0] > seq]
 
 
 # ---- column snapshot (SQLite) ---------------------------------------------------------------
@@ -220,8 +220,8 @@ def snapshot_frame(db_path: Path, conn: sqlite3.Connection) -> pl.DataFrame | No
             break
         except _Moved:
             continue  # a concurrent writer replaced a segment: read the new manifest
-    # (Re)build: every retained row from SQL, saved for next time.
-    frame = _fetch(conn, _ROWS_AFTER, (base_seq,), ALL_FIELDS)
+    # (Re)build: every retained event, saved for next time.
+    frame = frame_from_rows(_rows_after(conn, base_seq))
     snap.save([frame], replace=True)
     return frame
 
@@ -271,17 +271,15 @@ class _Snapshot:
             raise _Stale
         if base_seq < first_seq and segments[0]["first_prev_hash"] != base_hash:
             raise _Stale
-        # The database still has the hash recorded for each segment's last row.
-        ends = [s["last_seq"] for s in segments]
-        found = dict(conn.execute(f"SELECT seq, hash FROM audit_events WHERE seq IN ({', '.join('?' * len(ends))})",
-                                  ends).fetchall())
-        if any(found.get(s["last_seq"]) != s["last_hash"] for s in segments):
+        # The database still has the hash recorded for each segment's last event.
+        reader = _reader(conn)
+        if any(reader.hash_at(s["last_seq"]) != s["last_hash"] for s in segments):
             raise _Stale
         frames = [self._load(s) for s in segments]
         self._forget_others(segments)
         tail = None
         if head_seq > last_seq:
-            tail = _fetch(conn, _ROWS_AFTER, (last_seq,), ALL_FIELDS)
+            tail = frame_from_rows(_rows_after(conn, last_seq))
             if tail.height == 0 or tail["prev_hash"][0] != last_hash:
                 raise _Stale
             if tail.height >= SNAPSHOT_SEGMENT_ROWS:

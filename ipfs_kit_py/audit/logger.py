@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import threading
@@ -46,23 +47,23 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import Conflict, InvalidInput, NotFound
+from . import blocks
+from .blocks import DamagedBlock, EventFilter
 from .chain import ChainHead, ChainVerifier, VerifyResult, check_hash
 from .events import (
     ALL_FIELDS,
     CHAIN_FIELDS,
-    EVENT_FIELDS,
     AuditEvent,
     canonical_body,
     event_from_row,
     prepare_row,
+    row_from_fields,
 )
 from .importers import ImportReport, SkippedLine, parse_file
-from .store import COL, COLUMN_LIST, open_store
+from .store import COL, INSERT_BLOCK, BlockReader, WriteTx, open_store
 from .timeparse import parse_time
 
 EXPORT_FORMATS = ("jsonl", "csv")
-_EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
-_EQUALITY_FILTERS = ("user_id", "resource", "operation_id", "parent_id", "session_id", "source_ip", "severity")
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class _Request:
 
 
 def _row_event(row: tuple) -> AuditEvent:
-    """An AuditEvent from a SELECT COLUMN_LIST row."""
+    """An AuditEvent from a decoded row (``store.COLUMNS``)."""
     return event_from_row(row[1:18], row[0], row[18], row[19])
 
 
@@ -165,13 +166,13 @@ class AuditLogger:
         """
         prepared = []
         for index, item in enumerate(events):
-            fields = _event_fields(item, index)
             try:
-                row = prepare_row(**fields)
-            except TypeError as exc:  # a missing or unknown keyword
-                raise InvalidInput(f"event {index}: {_type_error_text(exc)}") from None
+                if item.__class__ is not dict or "seq" in item or "hash" in item or "prev_hash" in item:
+                    item = _event_fields(item, index)
+                row = row_from_fields(item)
             except InvalidInput as exc:
-                raise InvalidInput(f"event {index}: {exc}") from None
+                text = str(exc)
+                raise InvalidInput(text if text.startswith(f"event {index}") else f"event {index}: {text}") from None
             prepared.append((row, canonical_body(row)))
         self._commit(prepared)
         return [row[0] for row, _ in prepared]
@@ -251,7 +252,10 @@ class AuditLogger:
 
     # ---- reading ----------------------------------------------------------------
     def get_event(self, event_id: str) -> AuditEvent:
-        row = self.store.fetchone(f"SELECT {COLUMN_LIST} FROM audit_events WHERE event_id = ?", (event_id,))
+        if not isinstance(event_id, str):
+            raise InvalidInput(f"an event id is a string, not {type(event_id).__name__}")
+        with self.store.read() as reader:
+            row = _row_by_id(reader, event_id)
         if row is None:
             raise NotFound(f"no audit event with id {event_id}")
         return _row_event(row)
@@ -277,36 +281,34 @@ class AuditLogger:
         if limit is not None:
             _count("limit", limit)
         _count("offset", offset)
-        where, params = _where(start_time, end_time, event_types, user_id, status, action,
-                               resource, operation_id, filters)
-        if cursor is not None:
-            ref = self.store.fetchone("SELECT timestamp, seq FROM audit_events WHERE event_id = ?", (cursor,))
-            if ref is None:
-                raise InvalidInput(f"paging cursor {cursor!r} is not an event in this log")
-            where.append(f"(timestamp, seq) {'<' if order == 'desc' else '>'} (?, ?)")
-            params.extend(ref)
-        direction = "DESC" if order == "desc" else "ASC"
-        sql = (f"SELECT {COLUMN_LIST} FROM audit_events{_where_sql(where)}"
-               f" ORDER BY timestamp {direction}, seq {direction}")
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-            if offset:
-                sql += " OFFSET ?"
-                params.append(offset)
-        elif offset:
-            sql += " LIMIT -1 OFFSET ?" if not self._is_postgres else " OFFSET ?"
-            params.append(offset)
-        events = [_row_event(row) for row in self.store.fetchall(sql, params)]
+        wanted = EventFilter.build(start_time, end_time, event_types, user_id, status, action,
+                                   resource, operation_id, filters)
+        with self.store.read() as reader:
+            after = None
+            if cursor is not None:
+                ref = _row_by_id(reader, cursor) if isinstance(cursor, str) else None
+                if ref is None:
+                    raise InvalidInput(f"paging cursor {cursor!r} is not an event in this log")
+                after = (ref[2], ref[0])
+            need = None if limit is None else offset + limit
+            found = [] if need == 0 else _newest(reader, wanted, need, order == "desc", after)
+        events = [_row_event(row) for row in found[offset:need]]
         more = limit is not None and limit > 0 and len(events) == limit
         return EventPage(events, events[-1].event_id if more else None)
 
     def count(self, start_time: Any = None, end_time: Any = None, event_types: Any = None,
               user_id: str | None = None, status: Any = None, action: str | None = None,
               resource: str | None = None, operation_id: str | None = None, **filters: Any) -> int:
-        where, params = _where(start_time, end_time, event_types, user_id, status, action,
-                               resource, operation_id, filters)
-        return self.store.fetchone(f"SELECT COUNT(*) FROM audit_events{_where_sql(where)}", params)[0]
+        wanted = EventFilter.build(start_time, end_time, event_types, user_id, status, action,
+                                   resource, operation_id, filters)
+        total = 0
+        with self.store.read() as reader:
+            for first, last, lo, hi in reader.metas(wanted.start, wanted.end):
+                if wanted.time_only and wanted.covers(lo, hi):
+                    total += last - first + 1  # the whole block matches: no need to decode it
+                else:
+                    total += len(reader.block_rows(first, wanted))
+        return total
 
     def export_columns(self, start_time: Any = None, end_time: Any = None, event_types: Any = None, *,
                        columns: Any = None, **filters: Any):
@@ -320,28 +322,35 @@ class AuditLogger:
         database (``columns`` module doc): the same frame, without re-reading
         every row.
         """
-        from .columns import Scan, frame_from_csv, frame_from_sqlite, pick_columns
+        from .columns import Scan, frame_from_rows, pick_columns, snapshot_frame_for
 
         chosen = pick_columns(columns)
-        named = {k: filters.pop(k, None) for k in ("user_id", "status", "action", "resource", "operation_id")}
-        # Parsed once: relative times ("24h") must mean the same instant in SQL and in the snapshot filter.
-        start = None if start_time is None else parse_time(start_time)
-        end = None if end_time is None else parse_time(end_time)
-        types = None if event_types is None else _as_list("event_type", event_types)
-        where, params = _where(start, end, types, named["user_id"], named["status"],
-                               named["action"], named["resource"], named["operation_id"], filters)
-        sql = f"SELECT {', '.join(chosen)} FROM audit_events{_where_sql(where)} ORDER BY seq"
-        if self._is_postgres:
-            return frame_from_csv(self.store.copy_out_csv(sql, tuple(params)), chosen)
-        plain = not filters and all(v is None for v in named.values())
-        scan = Scan(start, end, None if types is None else tuple(types)) if plain else None
-        return frame_from_sqlite(str(self.store.path), sql, params, chosen, scan=scan)
+        # Parsed once: relative times ("24h") must mean the same instant for blocks and the snapshot.
+        wanted = EventFilter.build(start_time, end_time, event_types, filters.pop("user_id", None),
+                                   filters.pop("status", None), filters.pop("action", None),
+                                   filters.pop("resource", None), filters.pop("operation_id", None), filters)
+        scan = Scan.of(wanted)
+        if scan is not None and scan.wide() and self.path is not None:
+            frame = snapshot_frame_for(self.path, scan, chosen)
+            if frame is not None:
+                return frame
+        with self.store.read() as reader:
+            rows = [row for first, *_rest in reader.metas(wanted.start, wanted.end)
+                    for row in reader.block_rows(first, wanted)]
+        return frame_from_rows(rows, chosen)
 
     def tail(self, n: int = 10) -> list[AuditEvent]:
         """The last ``n`` events in chain order (oldest of them first)."""
         _count("tail count", n)
-        rows = self.store.fetchall(f"SELECT {COLUMN_LIST} FROM audit_events ORDER BY seq DESC LIMIT ?", (n,))
-        return [_row_event(row) for row in reversed(rows)]
+        if n == 0:
+            return []
+        rows: list[tuple] = []
+        with self.store.read() as reader:
+            for first, *_rest in reversed(reader.metas()):
+                rows[:0] = reader.block_rows(first)
+                if len(rows) >= n:
+                    break
+        return [_row_event(row) for row in rows[-n:]]
 
     def follow(self, after_seq: int | None = None, *, poll_interval: float = 0.5,
                max_seconds: float | None = None, count: int | None = None) -> Iterator[AuditEvent]:
@@ -357,9 +366,7 @@ class AuditLogger:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         yielded = 0
         while count is None or yielded < count:
-            rows = self.store.fetchall(
-                f"SELECT {COLUMN_LIST} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1000", (after_seq,)
-            )
+            rows = list(itertools.islice(self.store.iter_chain(after_seq + 1), 1000))
             for row in rows:
                 yield _row_event(row)
                 after_seq = row[0]
@@ -418,26 +425,41 @@ class AuditLogger:
         if first == base.seq + 1:
             prev_hash = base.hash
         else:
-            before = self.store.fetchone("SELECT hash FROM audit_events WHERE seq = ?", (first - 1,))
-            if before is None:
+            with self.store.read() as reader:
+                prev_hash = reader.hash_at(first - 1)
+            if prev_hash is None:
                 return VerifyResult(ok=False, checked=0, first_bad_seq=first - 1, problem="deleted",
                                     reason=f"seq {first - 1}, the event before the range, is missing (deleted)")
-            prev_hash = before[0]
-        verifier = ChainVerifier(first, prev_hash, self.store.find_hash)
-        for row in self.store.iter_chain(first, last):
-            if not verifier.feed(row):
+        verifier = ChainVerifier(first, prev_hash, self.store.find_hash, self._id_at)
+        beyond = None
+        for block in self.store.iter_blocks(first):
+            if block[0] > last or (last == head.seq and block[1] > last):
+                beyond = block  # events past the range: past the head when the range ends there
+                if block[0] > last:
+                    break
+            if not verifier.feed_block(*block, upto=last):
                 break
         result = verifier.check_end(head if last == head.seq else None, expect_hash)
-        if result.ok and last == head.seq:
-            # Rows past the recorded head: the head row was rewound or deleted (and re-made empty).
-            beyond = self.store.fetchone(
-                "SELECT seq, event_id FROM audit_events WHERE seq > ? ORDER BY seq LIMIT 1", (head.seq,))
-            if beyond is not None:
-                return VerifyResult(ok=False, checked=result.checked, start_seq=result.start_seq,
-                                    end_seq=result.end_seq, first_bad_seq=beyond[0], first_bad_event_id=beyond[1],
-                                    problem="head", reason=f"the log holds events after its recorded head (seq "
-                                    f"{head.seq}): the chain head was rewound or deleted")
+        if result.ok and last == head.seq and beyond is not None:
+            # Events past the recorded head: the head row was rewound or deleted (and re-made empty).
+            seq = max(beyond[0], head.seq + 1)
+            return VerifyResult(ok=False, checked=result.checked, start_seq=result.start_seq,
+                                end_seq=result.end_seq, first_bad_seq=seq, first_bad_event_id=self._id_at(seq),
+                                problem="head", reason=f"the log holds events after its recorded head (seq "
+                                f"{head.seq}): the chain head was rewound or deleted")
         return result
+
+    def _id_at(self, seq: int) -> str | None:
+        """The event id stored for ``seq`` (from its block, else from the id index): for reports."""
+        with self.store.read() as reader:
+            try:
+                row = reader.row(seq)
+            except DamagedBlock:
+                row = None
+            if row is not None and isinstance(row[1], str):
+                return row[1]
+            found = reader.run("SELECT event_id FROM audit_event_ids WHERE seq = ?", (seq,))
+        return found[0][0] if found else None
 
     # ---- retention ----------------------------------------------------------
     def prune(self, before: Any, *, user_id: str | None = None) -> PruneResult:
@@ -447,15 +469,9 @@ class AuditLogger:
             # A date in the future would delete everything, earlier prune records included.
             raise InvalidInput(f"cannot prune before {before!r}: that is in the future; give a past time such as 90d or 2024-01-01")
         with self._commit_lock, self.store.write() as tx:
-            row = tx.execute("SELECT MIN(seq) FROM audit_events WHERE timestamp >= ?", (cutoff,)).fetchone()
-            last_pruned = tx.head.seq if row[0] is None else row[0] - 1
-            deleted = 0
-            if last_pruned > tx.base.seq:
-                anchor = tx.execute("SELECT event_id, hash FROM audit_events WHERE seq = ?",
-                                    (last_pruned,)).fetchone()
-                deleted = tx.execute("DELETE FROM audit_events WHERE seq <= ?", (last_pruned,)).rowcount
-                tx.set_base(ChainHead(last_pruned, anchor[0], anchor[1]))
-            older = tx.execute("SELECT COUNT(*) FROM audit_events WHERE timestamp < ?", (cutoff,)).fetchone()[0]
+            deleted = _prune_blocks(tx, cutoff)
+            older = sum(len(tx.reader.block_rows(first, EventFilter(end=cutoff)))
+                        for first, *_rest in tx.reader.metas(None, cutoff))
             details = {"before": cutoff, "deleted": deleted, "base_seq": tx.base.seq,
                        "base_hash": tx.base.hash, "remaining_older": older}
             row_ = prepare_row("admin", "audit.prune", user_id=user_id, resource_type="audit_log",
@@ -489,7 +505,7 @@ class AuditLogger:
         with self._commit_lock, self.store.write() as tx:
             # Under the chain lock: another process importing the same file commits first or after,
             # never between this check and this insert (its events count as already present).
-            fresh, duplicates = self._drop_known(parsed)
+            fresh, duplicates = self._drop_known(tx, parsed)
             if strict and parsed.skipped:  # raised inside the transaction: nothing is written
                 first = parsed.skipped[0]
                 raise InvalidInput(f"{path}: line {first.line}: {first.reason}; nothing imported")
@@ -504,19 +520,18 @@ class AuditLogger:
         return ImportReport(str(path), parsed.format, len(fresh), duplicates, parsed.ignored,
                             parsed.skipped, links[0][0] if links else None, links[-1][0] if links else None)
 
-    def _drop_known(self, parsed) -> tuple[list[tuple], int]:
+    def _drop_known(self, tx, parsed) -> tuple[list[tuple], int]:
         """Rows whose event id is not in the log yet (nor earlier in the file), and how many were.
 
         An id already used by an event with other content is no duplicate: that
         line is added to ``parsed.skipped`` with the reason.
         """
-        ids = [row[0] for row in parsed.rows]
         known: dict[str, tuple] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join("?" * len(chunk))
-            known.update((r[0], tuple(r)) for r in self.store.fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE event_id IN ({marks})", chunk))
+        seqs = tx.reader.seqs_of([row[0] for row in parsed.rows])
+        stored = tx.reader.rows_at(list(seqs.values()))
+        for event_id, seq in seqs.items():
+            row = stored.get(seq)
+            known[event_id] = () if row is None else tuple(row[1:18])
         fresh: list[tuple] = []
         duplicates = 0
         for row, lineno in zip(parsed.rows, parsed.lines, strict=True):
@@ -540,46 +555,40 @@ class AuditLogger:
         """
         if format not in EXPORT_FORMATS:
             raise InvalidInput(f"export format must be one of {', '.join(EXPORT_FORMATS)}, not {format!r}")
-        where, params = _where(since, until, None, None, None, None, None, None, {})
+        wanted = EventFilter.build(since, until)
         if hasattr(out, "write"):
-            return self._write_export(out, format, where, params)
+            return self._write_export(out, format, wanted)
         from ..config import atomic_write_text, output_target
 
         target = output_target(out)
         if not target.parent.is_dir():
             raise InvalidInput(f"cannot write {out}: directory {target.parent} does not exist")
         buffer = io.StringIO()
-        count = self._write_export(buffer, format, where, params)
+        count = self._write_export(buffer, format, wanted)
         try:
             atomic_write_text(target, buffer.getvalue(), mode=0o600)
         except OSError as exc:
             raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from exc
         return count
 
-    def _write_export(self, out: IO[str], format: str, where: list[str], params: list) -> int:
+    def _write_export(self, out: IO[str], format: str, wanted: EventFilter) -> int:
         writer = csv.writer(out, lineterminator="\n") if format == "csv" else None
         if writer is not None:
             writer.writerow(ALL_FIELDS)
-        count, after = 0, 0
-        while True:
-            rows = self.store.fetchall(
-                f"SELECT {COLUMN_LIST} FROM audit_events{_where_sql(where + ['seq > ?'])} ORDER BY seq LIMIT 5000",
-                [*params, after],
-            )
-            if not rows:
-                return count
-            for row in rows:
+        count = done = 0
+        for first, _last, lo, hi, bodies, links in self.store.iter_blocks(1):
+            if (wanted.start is not None and hi < wanted.start) or (wanted.end is not None and lo >= wanted.end):
+                continue
+            for row in self.store.decode(first, bodies, links, wanted):
+                if row[0] <= done:
+                    continue  # given already (a block merged while we read)
+                done = row[0]
                 if writer is None:
                     out.write(json.dumps(_row_event(row).to_dict(), ensure_ascii=False) + "\n")
                 else:
                     writer.writerow(_csv_row(row))
-            count += len(rows)
-            after = rows[-1][0]
-
-    @property
-    def _is_postgres(self) -> bool:
-        return hasattr(self.store, "copy_out_csv")
-
+                count += 1
+        return count
 
 # ---- helpers ------------------------------------------------------------------
 
@@ -611,67 +620,84 @@ def _count(name: str, value: Any) -> int:
     return value
 
 
-def _type_error_text(exc: TypeError) -> str:
-    text = str(exc)
-    return text.split("() ", 1)[1] if "() " in text else text
-
-
 def _merge(details: dict | None, **extra: Any) -> dict:
     merged = dict(details or {})
     merged.update({k: v for k, v in extra.items() if v is not None})
     return merged
 
 
-def _as_list(name: str, value: Any) -> list[str]:
-    values = [value] if isinstance(value, str) else list(value)
-    if not values or not all(isinstance(v, str) for v in values):
-        raise InvalidInput(f"{name} must be a string or a non-empty list of strings")
-    return values
+def _row_by_id(reader: BlockReader, event_id: str) -> tuple | None:
+    seq = reader.seqs_of([event_id]).get(event_id)
+    row = None if seq is None else reader.row(seq)
+    return row if row is not None and row[1] == event_id else None
 
 
-def _where(start_time, end_time, event_types, user_id, status, action, resource, operation_id,
-           filters: dict[str, Any]) -> tuple[list[str], list]:
-    unknown = set(filters) - set(_EQUALITY_FILTERS)
-    if unknown:
-        raise InvalidInput(f"unknown filter(s): {', '.join(sorted(unknown))}")
-    where: list[str] = []
-    params: list = []
-    if start_time is not None:
-        where.append("timestamp >= ?")
-        params.append(parse_time(start_time))
-    if end_time is not None:
-        where.append("timestamp < ?")
-        params.append(parse_time(end_time))
-    for column, value in (("event_type", event_types), ("status", status)):
-        if value is not None:
-            values = _as_list(column, value)
-            where.append(f"{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-    if action is not None:
-        if not isinstance(action, str) or not action:
-            raise InvalidInput("action filter must be a non-empty string")
-        if action.endswith("*"):
-            # Prefix match without LIKE (case-insensitive in SQLite, needs
-            # escaping) or ranges (collation-dependent in PostgreSQL).
-            prefix = action[:-1]
-            where.append(f"substr(action, 1, {len(prefix)}) = ?")
-            params.append(prefix)
-        else:
-            where.append("action = ?")
-            params.append(action)
-    equal = dict(filters, user_id=user_id, resource=resource, operation_id=operation_id)
-    for column in ("user_id", "resource", "operation_id", *sorted(filters)):
-        value = equal.get(column)
-        if value is not None:
-            if not isinstance(value, str):
-                raise InvalidInput(f"{column} filter must be a string")
-            where.append(f"{column} = ?")
-            params.append(value)
-    return where, params
+def _newest(reader: BlockReader, wanted: EventFilter, need: int | None, desc: bool,
+            after: tuple[float, int] | None) -> list[tuple]:
+    """Matching rows ordered by (timestamp, seq), the first ``need`` of them (all when None).
+
+    Blocks are read in the order of their time range (newest end first for
+    ``desc``); reading stops once no unread block can hold an event that
+    sorts before the ``need``-th found so far. ``after``: (timestamp, seq) of
+    the paging cursor; only events sorting after it count.
+    """
+    metas = reader.metas(wanted.start, wanted.end)
+    if desc:
+        metas.sort(key=lambda m: (m[3], m[1]), reverse=True)
+    else:
+        metas.sort(key=lambda m: (m[2], m[0]))
+    key = _order_key
+    found: list[tuple] = []
+    for first, _last, lo, hi in metas:
+        if after is not None and (lo > after[0] if desc else hi < after[0]):
+            continue
+        if need is not None and len(found) >= need:
+            found.sort(key=key, reverse=desc)
+            del found[need:]
+            bound = found[-1][2]
+            if (hi < bound) if desc else (lo > bound):
+                break
+        rows = reader.block_rows(first, wanted)
+        if after is not None:
+            rows = [r for r in rows if ((r[2], r[0]) < after if desc else (r[2], r[0]) > after)]
+        found.extend(rows)
+    found.sort(key=key, reverse=desc)
+    return found if need is None else found[:need]
 
 
-def _where_sql(where: list[str]) -> str:
-    return " WHERE " + " AND ".join(where) if where else ""
+def _order_key(row: tuple) -> tuple[float, int]:
+    return row[2], row[0]
+
+
+def _prune_blocks(tx: WriteTx, cutoff: float) -> int:
+    """Delete the oldest run of events stamped before ``cutoff``; move the base; return how many."""
+    reader = tx.reader
+    whole, keep_from, last_pruned = [], None, tx.head.seq
+    for first, _last, _lo, hi in reader.metas():
+        if hi >= cutoff:  # the first block (in seq order) holding an event at or after the cutoff
+            rows = reader.block_rows(first)
+            k = next(i for i, row in enumerate(rows) if row[2] >= cutoff)
+            last_pruned = rows[k][0] - 1
+            keep_from = (first, k) if k else None
+            break
+        whole.append(first)
+    if last_pruned <= tx.base.seq:
+        return 0
+    anchor = reader.row(last_pruned)
+    if keep_from is not None:
+        first, k = keep_from
+        bodies, links = reader.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first,))[0]
+        lines = bytes(bodies).split(b"\n")[k:]
+        times = [v[1] for v in blocks.parse_values(first + k, b"\n".join(lines))]
+        tx.execute("DELETE FROM audit_blocks WHERE first_seq = ?", (first,))
+        tx.execute(INSERT_BLOCK, (first + k, first + k + len(lines) - 1, min(times), max(times), b"\n".join(lines),
+                                  links[k * blocks.LINK_CHARS:]))
+    for first in whole:
+        tx.execute("DELETE FROM audit_blocks WHERE first_seq = ?", (first,))
+    tx.execute("DELETE FROM audit_event_ids WHERE seq <= ?", (last_pruned,))
+    deleted = last_pruned - tx.base.seq
+    tx.set_base(ChainHead(last_pruned, anchor[1], anchor[19]))
+    return deleted
 
 
 def _csv_row(row: tuple) -> list:

@@ -1,21 +1,34 @@
 """SQL storage for the audit log: SQLite (default) and PostgreSQL, one schema.
 
-Tables (same in both databases):
+Tables (same in both databases; schema version 2):
 
-- ``audit_events``: one row per event, ``seq`` is the primary key (insertion
-  order = chain order). Indexes: ``timestamp``; ``(event_type, timestamp)``,
-  ``(user_id, timestamp)``, ``(status, timestamp)``; ``operation_id``;
-  ``resource``; unique ``event_id``. ``details`` is stored as canonical JSON
-  *text* (not jsonb, which would reorder keys and break the hash).
+- ``audit_blocks``: the events, in blocks of consecutive ``seq`` (layout and
+  why: ``blocks``). Columns: ``first_seq`` (primary key), ``last_seq``,
+  ``min_ts``/``max_ts`` (the block's time range; indexed on ``max_ts``),
+  ``bodies`` (each event's canonical JSON, the bytes its hash covers),
+  ``links`` (each event's prev_hash + hash). A committed batch is one block
+  (split above ``MAX_BLOCK`` events); single events start as blocks of one,
+  and a run of small blocks at the end of the log is merged into one every
+  ``MERGE_EVERY`` events, until blocks reach ``SMALL_BLOCK`` events.
+- ``audit_event_ids``: ``event_id`` -> ``seq``. Its primary key makes ids
+  unique in a log and finds an event by id.
 - ``audit_chain``: a single row: the head (last seq, event id, hash) and the
   base (the anchor left by ``prune``: last pruned seq and its hash; seq 0 and
   the genesis hash when nothing was pruned).
+
+A version 1 log (a row per event in ``audit_events``) is converted in place
+the first time it is opened; stored bytes are re-encoded to the canonical
+form, so an event edited before the conversion still fails ``verify``.
 
 Writes: one transaction appends a batch. The head row is read under a write
 lock — SQLite ``BEGIN IMMEDIATE`` (one writer per database file, other
 processes wait up to ``busy_timeout``), PostgreSQL ``SELECT ... FOR UPDATE``
 on the head row — so any number of threads and processes extend one chain and
 never fork it.
+
+Reads: ``read()`` is one read transaction (a consistent view of blocks and
+ids); ``iter_chain``/``iter_blocks`` stream in seq order with short queries,
+so a slow consumer never holds a lock or a long-lived snapshot.
 
 Durability:
 
@@ -37,49 +50,47 @@ Durability:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, Conflict, InvalidInput
+from . import blocks
+from .blocks import LINK_CHARS, DamagedBlock, EventFilter
 from .chain import ChainHead
-from .events import ALL_FIELDS, GENESIS_HASH
+from .events import ALL_FIELDS, GENESIS_HASH, canonical_body
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The shape of a decoded row: seq, the 17 event fields (details as JSON text), prev_hash, hash.
 COLUMNS = ("seq",) + ALL_FIELDS[:17] + ("prev_hash", "hash")
-COLUMN_LIST = ", ".join(COLUMNS)
-# Columns as they come back from SELECT COLUMN_LIST: index by name.
 COL = {name: i for i, name in enumerate(COLUMNS)}
 
-_TABLE_DDL = """
-CREATE TABLE IF NOT EXISTS audit_events (
-    seq {seq_type} PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
-    timestamp {float_type} NOT NULL,
-    event_type TEXT NOT NULL,
-    action TEXT NOT NULL,
-    status TEXT NOT NULL,
-    user_id TEXT,
-    source_ip TEXT,
-    resource TEXT,
-    resource_type TEXT,
-    backend TEXT,
-    operation_id TEXT,
-    parent_id TEXT,
-    session_id TEXT,
-    duration_ms {float_type},
-    bytes {int_type},
-    severity TEXT NOT NULL,
-    details TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+MAX_BLOCK = 4096  # events per block at most (a bigger batch is split)
+SMALL_BLOCK = 256  # blocks smaller than this at the end of the log are merged ...
+MERGE_EVERY = 32  # ... each time the head passes a multiple of this
+
+_BLOCKS_DDL = """
+CREATE TABLE IF NOT EXISTS audit_blocks (
+    first_seq {int_type} PRIMARY KEY,
+    last_seq {int_type} NOT NULL,
+    min_ts {float_type} NOT NULL,
+    max_ts {float_type} NOT NULL,
+    bodies {blob_type} NOT NULL,
+    links TEXT NOT NULL
 )"""
+_IDS_DDL = """
+CREATE TABLE IF NOT EXISTS audit_event_ids (
+    event_id TEXT PRIMARY KEY,
+    seq {int_type} NOT NULL
+){without_rowid}"""
 _CHAIN_DDL = """
 CREATE TABLE IF NOT EXISTS audit_chain (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -91,36 +102,131 @@ CREATE TABLE IF NOT EXISTS audit_chain (
     base_hash TEXT NOT NULL,
     schema_version INTEGER NOT NULL
 )"""
-_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (timestamp)",
-    "CREATE INDEX IF NOT EXISTS audit_events_type_time ON audit_events (event_type, timestamp)",
-    "CREATE INDEX IF NOT EXISTS audit_events_user_time ON audit_events (user_id, timestamp)",
-    "CREATE INDEX IF NOT EXISTS audit_events_status_time ON audit_events (status, timestamp)",
-    "CREATE INDEX IF NOT EXISTS audit_events_operation ON audit_events (operation_id)",
-    "CREATE INDEX IF NOT EXISTS audit_events_resource ON audit_events (resource)",
-)
+_INDEXES = ("CREATE INDEX IF NOT EXISTS audit_blocks_time ON audit_blocks (max_ts)",)
 _CHAIN_INIT = (
     "INSERT INTO audit_chain (id, head_seq, head_event_id, head_hash, base_seq, base_event_id,"
     " base_hash, schema_version) VALUES (1, 0, NULL, ?, 0, NULL, ?, ?) ON CONFLICT (id) DO NOTHING"
 )
-_INSERT = f"INSERT INTO audit_events ({COLUMN_LIST}) VALUES ({', '.join('?' * len(COLUMNS))})"
+BLOCK_COLUMNS = "first_seq, last_seq, min_ts, max_ts, bodies, links"
+INSERT_BLOCK = f"INSERT INTO audit_blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_ID = "INSERT INTO audit_event_ids (event_id, seq) VALUES (?, ?)"
 _HEAD_LINK = "SELECT head_seq, head_hash FROM audit_chain WHERE id = 1"
 _SET_HEAD = "UPDATE audit_chain SET head_seq = ?, head_event_id = ?, head_hash = ? WHERE id = 1"
 _HEAD = "SELECT head_seq, head_event_id, head_hash, base_seq, base_event_id, base_hash FROM audit_chain WHERE id = 1"
+_V1_COLUMNS = ("seq, event_id, timestamp, event_type, action, status, user_id, source_ip, resource, resource_type,"
+               " backend, operation_id, parent_id, session_id, duration_ms, bytes, severity, details, prev_hash, hash")
 
 
-def chain_rows(head_seq: int, head_hash: str, prepared: list[tuple[tuple, bytes]]) -> tuple[list[tuple], list[tuple]]:
-    """Storage rows and (seq, prev_hash, hash) links for events appended after the head."""
+def chain_links(head_seq: int, head_hash: str, bodies: list[bytes]) -> list[tuple[int, str, str]]:
+    """(seq, prev_hash, hash) for canonical bodies appended after the head."""
     seq, prev = head_seq, head_hash
-    rows, links = [], []
+    links = []
     sha256 = hashlib.sha256
-    for row, body in prepared:
+    for body in bodies:
         seq += 1
         digest = sha256(prev.encode("ascii") + body).hexdigest()
-        rows.append((seq, *row, prev, digest))
         links.append((seq, prev, digest))
         prev = digest
-    return rows, links
+    return links
+
+
+def block_records(prepared: list[tuple[tuple, bytes]], links: list[tuple[int, str, str]]) -> list[tuple]:
+    """``audit_blocks`` rows for chained events (at most ``MAX_BLOCK`` events each)."""
+    out = []
+    for start in range(0, len(prepared), MAX_BLOCK):
+        chunk = prepared[start:start + MAX_BLOCK]
+        chunk_links = links[start:start + MAX_BLOCK]
+        times = [row[1] for row, _body in chunk]
+        bodies, link_text = blocks.encode([body for _row, body in chunk], chunk_links)
+        out.append((chunk_links[0][0], chunk_links[-1][0], min(times), max(times), bodies, link_text))
+    return out
+
+
+Run = Callable[..., list]
+
+
+class BlockReader:
+    """Reads blocks and ids through ``run(sql, params) -> rows`` (one transaction's view)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def metas(self, start: float | None = None, end: float | None = None) -> list[tuple]:
+        """(first_seq, last_seq, min_ts, max_ts) of the blocks that may hold events in [start, end)."""
+        where, params = [], []
+        if start is not None:
+            where.append("max_ts >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("min_ts < ?")
+            params.append(end)
+        clause = " WHERE " + " AND ".join(where) if where else ""
+        return self.run(f"SELECT first_seq, last_seq, min_ts, max_ts FROM audit_blocks{clause} ORDER BY first_seq",
+                        params)
+
+    def block_rows(self, first_seq: int, wanted: EventFilter | None = None) -> list[tuple]:
+        found = self.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first_seq,))
+        if not found:
+            return []
+        return blocks.rows(first_seq, bytes(found[0][0]), found[0][1], wanted)
+
+    def _holding(self, seq: int, columns: str) -> tuple | None:
+        found = self.run(f"SELECT first_seq, last_seq, {columns} FROM audit_blocks WHERE first_seq <= ?"
+                         " ORDER BY first_seq DESC LIMIT 1", (seq,))
+        return found[0] if found and found[0][1] >= seq else None
+
+    def row(self, seq: int) -> tuple | None:
+        """The decoded row at ``seq`` (None if no block holds it)."""
+        found = self._holding(seq, "bodies, links")
+        if found is None:
+            return None
+        lines = bytes(found[2]).split(b"\n")
+        i = seq - found[0]
+        return blocks.line_row(found[0], lines[i], found[3], seq, offset=i) if i < len(lines) else None
+
+    def rows_at(self, seqs: list[int]) -> dict[int, tuple]:
+        """Decoded rows at the given seqs (each block read and split once)."""
+        wanted = sorted(set(seqs))
+        out: dict[int, tuple] = {}
+        if not wanted:
+            return out
+        for first, last in self.run("SELECT first_seq, last_seq FROM audit_blocks WHERE last_seq >= ? AND"
+                                    " first_seq <= ? ORDER BY first_seq", (wanted[0], wanted[-1])):
+            inside = wanted[bisect.bisect_left(wanted, first):bisect.bisect_right(wanted, last)]
+            if not inside:
+                continue
+            ((bodies, links),) = self.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first,))
+            lines = bytes(bodies).split(b"\n")
+            for seq in inside:
+                if seq - first < len(lines):
+                    out[seq] = blocks.line_row(first, lines[seq - first], links, seq, offset=seq - first)
+        return out
+
+    def hash_at(self, seq: int) -> str | None:
+        found = self._holding(seq, "links")
+        if found is None:
+            return None
+        o = (seq - found[0]) * LINK_CHARS + blocks.HASH_CHARS
+        digest = found[2][o:o + blocks.HASH_CHARS]
+        return digest if len(digest) == blocks.HASH_CHARS else None
+
+    def seqs_of(self, event_ids: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(self.run(f"SELECT event_id, seq FROM audit_event_ids WHERE event_id IN ({marks})", chunk))
+        return found
+
+    def find_hash(self, digest: str) -> int | None:
+        """The seq of the event whose hash is ``digest`` (a scan: only used after a break)."""
+        for first_seq, links in self.run("SELECT first_seq, links FROM audit_blocks ORDER BY first_seq"):
+            at = links.find(digest)
+            while at >= 0:
+                if at % LINK_CHARS == blocks.HASH_CHARS:
+                    return first_seq + at // LINK_CHARS
+                at = links.find(digest, at + 1)
+        return None
 
 
 class WriteTx:
@@ -131,15 +237,17 @@ class WriteTx:
         self.cur = cur
         self.head = ChainHead(head_row[0], head_row[1], head_row[2])
         self.base = ChainHead(head_row[3], head_row[4], head_row[5])
+        self.reader = BlockReader(self.query)
+        self.written = 0
 
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
         """Insert (row, canonical body) pairs; return (seq, prev_hash, hash) for each."""
         if not prepared:
             return []
-        rows, links = chain_rows(self.head.seq, self.head.hash, prepared)
-        self.store._insert_rows(self.cur, rows)
+        links = chain_links(self.head.seq, self.head.hash, [body for _row, body in prepared])
+        self.written += self.store._insert(self.cur, prepared, links, self.head.seq)
         seq, _prev, digest = links[-1]
-        self.set_head(ChainHead(seq, rows[-1][1], digest))
+        self.set_head(ChainHead(seq, prepared[-1][0][0], digest))
         return links
 
     def set_head(self, head: ChainHead) -> None:
@@ -151,8 +259,11 @@ class WriteTx:
                      (base.seq, base.event_id, base.hash))
         self.base = base
 
-    def execute(self, sql: str, params: tuple = ()) -> Any:
-        return self.cur.execute(self.store.sql(sql), params)
+    def execute(self, sql: str, params: tuple | list = ()) -> Any:
+        return self.cur.execute(self.store.sql(sql), tuple(params))
+
+    def query(self, sql: str, params: tuple | list = ()) -> list:
+        return self.execute(sql, params).fetchall()
 
 
 class AuditStore:
@@ -160,6 +271,7 @@ class AuditStore:
 
     integrity_errors: tuple[type[BaseException], ...] = ()
     backend_errors: tuple[type[BaseException], ...] = ()
+    _types: dict[str, str] = {}
 
     def __init__(self) -> None:
         # One writer connection and one reader connection per process-local
@@ -180,13 +292,66 @@ class AuditStore:
     def write(self) -> Iterator[WriteTx]:
         with self._write_lock, self._errors():
             with self._write_transaction() as (cur, head_row):
-                yield WriteTx(self, cur, head_row)
+                tx = WriteTx(self, cur, head_row)
+                yield tx
+                self._written = tx.written
+
+    def _insert(self, cur: Any, prepared: list[tuple[tuple, bytes]], links: list[tuple[int, str, str]],
+                old_head: int) -> int:
+        """Insert chained events as blocks plus their ids; returns the bytes written (roughly)."""
+        records = block_records(prepared, links)
+        self._insert_blocks(cur, records)
+        self._insert_ids(cur, [(row[0], link[0]) for (row, _body), link in zip(prepared, links, strict=True)])
+        written = sum(len(r[4]) + len(r[5]) for r in records)
+        new_head = links[-1][0]
+        if len(prepared) < SMALL_BLOCK and new_head // MERGE_EVERY != old_head // MERGE_EVERY:
+            written += self._merge_tail(cur, new_head)
+        return written
+
+    def _merge_tail(self, cur: Any, head_seq: int) -> int:
+        """Merge the run of small blocks at the end of the log into one block."""
+        def run(sql: str, params: tuple = ()) -> list:
+            return cur.execute(self.sql(sql), params).fetchall()
+
+        recent = run("SELECT first_seq, last_seq FROM audit_blocks WHERE first_seq > ? ORDER BY first_seq",
+                     (head_seq - 2 * SMALL_BLOCK,))
+        small = 0
+        for first, last in reversed(recent):
+            if last - first + 1 >= SMALL_BLOCK:
+                break
+            small += 1
+        if small < 2:
+            return 0
+        start = recent[-small][0]
+        parts = run(f"SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq >= ? ORDER BY first_seq", (start,))
+        merged = (start, parts[-1][1], min(p[2] for p in parts), max(p[3] for p in parts),
+                  b"\n".join(bytes(p[4]) for p in parts), "".join(p[5] for p in parts))
+        cur.execute(self.sql("DELETE FROM audit_blocks WHERE first_seq >= ?"), (start,))
+        self._insert_blocks(cur, [merged])
+        return len(merged[4]) + len(merged[5])
+
+    def _insert_blocks(self, cur: Any, records: list[tuple]) -> None:
+        if len(records) == 1:
+            cur.execute(self.sql(INSERT_BLOCK), records[0])
+        else:
+            cur.executemany(self.sql(INSERT_BLOCK), records)
+
+    def _insert_ids(self, cur: Any, pairs: list[tuple[str, int]]) -> None:
+        if len(pairs) == 1:
+            cur.execute(self.sql(INSERT_ID), pairs[0])
+        else:
+            cur.executemany(self.sql(INSERT_ID), pairs)
 
     # ---- reading ------------------------------------------------------------
+    @contextmanager
+    def read(self) -> Iterator[BlockReader]:
+        """A ``BlockReader`` over one read transaction (a consistent view)."""
+        with self._read_lock, self._errors(), self._read_transaction() as run:
+            yield BlockReader(run)
+
     def fetchall(self, sql: str, params: tuple | list = ()) -> list[tuple]:
-        with self._read_lock, self._errors(), self._read_cursor() as cur:
-            cur.execute(self.sql(sql), tuple(params))
-            return cur.fetchall()
+        with self.read() as reader:
+            return reader.run(sql, tuple(params))
 
     def fetchone(self, sql: str, params: tuple | list = ()) -> tuple | None:
         rows = self.fetchall(sql, params)
@@ -197,26 +362,43 @@ class AuditStore:
         row = self.fetchone(_HEAD)
         return ChainHead(row[0], row[1], row[2]), ChainHead(row[3], row[4], row[5])
 
-    def iter_chain(self, first_seq: int, last_seq: int, chunk: int = 5000) -> Iterator[tuple]:
-        """Rows with first_seq <= seq <= last_seq in seq order, fetched in chunks.
+    def iter_blocks(self, first_seq: int, last_seq: int | None = None, chunk: int = 16) -> Iterator[tuple]:
+        """Blocks holding seqs from ``first_seq`` on (up to ``last_seq``), in seq order.
 
-        Each chunk is its own short query (keyset on seq), so a slow consumer
-        never holds a lock or a long-lived cursor.
+        Each chunk is its own short query (keyset on seq). A block that a
+        concurrent merge rewrote may come back covering seqs already given:
+        callers skip rows at or below the last seq they consumed.
         """
         after = first_seq - 1
-        while after < last_seq:
-            rows = self.fetchall(
-                f"SELECT {COLUMN_LIST} FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                (after, last_seq, chunk),
-            )
-            if not rows:
+        end = (1 << 62) if last_seq is None else last_seq
+        while after < end:
+            found = self.fetchall(
+                f"SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq > ? AND first_seq <= ? AND last_seq > ?"
+                " ORDER BY first_seq LIMIT ?", (after - MAX_BLOCK, end, after, chunk))
+            if not found:
                 return
-            yield from rows
-            after = rows[-1][0]
+            for record in found:
+                yield record
+                after = max(after, record[1])
+
+    def iter_chain(self, first_seq: int, last_seq: int | None = None) -> Iterator[tuple]:
+        """Decoded rows with first_seq <= seq <= last_seq, in seq order."""
+        done = first_seq - 1
+        for first, _last, _lo, _hi, bodies, links in self.iter_blocks(first_seq, last_seq):
+            for row in self.decode(first, bodies, links):
+                if row[0] > done and (last_seq is None or row[0] <= last_seq):
+                    done = row[0]
+                    yield row
+
+    def decode(self, first_seq: int, bodies: Any, links: str, wanted: EventFilter | None = None) -> list[tuple]:
+        try:
+            return blocks.rows(first_seq, bytes(bodies), links, wanted)
+        except DamagedBlock as exc:
+            raise damaged(exc) from None
 
     def find_hash(self, digest: str) -> int | None:
-        row = self.fetchone("SELECT seq FROM audit_events WHERE hash = ?", (digest,))
-        return None if row is None else row[0]
+        with self.read() as reader:
+            return reader.find_hash(digest)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -226,6 +408,13 @@ class AuditStore:
             raise Conflict(f"audit event rejected by the store: {_first_line(exc)} (duplicate event_id?)") from exc
         except self.backend_errors as exc:
             raise BackendError(f"audit store error: {_first_line(exc)}") from exc
+        except DamagedBlock as exc:
+            raise damaged(exc) from None
+
+    # ---- schema ---------------------------------------------------------------
+    def _ddl(self) -> list[str]:
+        return [_BLOCKS_DDL.format(**self._types), _IDS_DDL.format(**self._types),
+                _CHAIN_DDL.format(**self._types), *_INDEXES]
 
     def _create_schema(self, cur: Any) -> None:
         for stmt in self._ddl():
@@ -233,11 +422,56 @@ class AuditStore:
         cur.execute(self.sql(_CHAIN_INIT), (GENESIS_HASH, GENESIS_HASH, SCHEMA_VERSION))
         cur.execute(self.sql("SELECT schema_version FROM audit_chain WHERE id = 1"), ())
         version = cur.fetchone()[0]
-        if version != SCHEMA_VERSION:
+        if version == 1:
+            self._convert_v1(cur)
+        elif version != SCHEMA_VERSION:
             raise InvalidInput(f"audit store has schema version {version}; this ipfs-kit reads version {SCHEMA_VERSION}")
+
+    def _convert_v1(self, cur: Any) -> None:
+        """Move a version 1 log (a row per event) into blocks, in the opening transaction."""
+        after = 0
+        while True:
+            cur.execute(self.sql(f"SELECT {_V1_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?"),
+                        (after, MAX_BLOCK))
+            rows = cur.fetchall()
+            if not rows:
+                break
+            run_start = 0
+            for i in range(1, len(rows) + 1):  # one block per run of consecutive seqs
+                if i == len(rows) or rows[i][0] != rows[i - 1][0] + 1:
+                    part = rows[run_start:i]
+                    prepared = [(tuple(r[1:18]), _v1_body(r[1:18])) for r in part]
+                    try:
+                        self._insert_blocks(cur, block_records(prepared, [(r[0], r[18], r[19]) for r in part]))
+                    except TypeError:
+                        raise InvalidInput(f"cannot convert the audit log: an event near seq {part[0][0]} has a"
+                                           " timestamp that is not a number (edited by hand)") from None
+                    self._insert_ids(cur, [(r[1], r[0]) for r in part])
+                    run_start = i
+            after = rows[-1][0]
+        cur.execute(self.sql("DROP TABLE audit_events"), ())
+        cur.execute(self.sql("UPDATE audit_chain SET schema_version = ? WHERE id = 1"), (SCHEMA_VERSION,))
 
     def close(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def _write_transaction(self, init: bool = False):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _read_transaction(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _v1_body(values: tuple) -> bytes:
+    try:
+        return canonical_body(values)
+    except Exception:  # noqa: BLE001 - a value edited by hand: keep it as stored, verify reports it
+        return json.dumps(list(values), default=str, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def damaged(exc: DamagedBlock) -> BackendError:
+    return BackendError(f"the audit log is damaged at seq {exc.first_seq} ({exc.reason});"
+                        " run 'ipfs-kit audit verify' for the first bad event")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -260,11 +494,10 @@ def checkpointer() -> ThreadPoolExecutor:
         return _checkpointer[1]
 
 
-# WAL pages written since the last checkpoint, estimated: a commit dirties
-# about one page per index plus the table and chain pages, a row of a batch
-# about two (its random-key index leaves; the rest are shared by the batch).
-_PAGES_PER_COMMIT = 9
-_PAGES_PER_ROW = 2
+# WAL pages written since the last checkpoint, estimated: a commit dirties the
+# block table, its time index, the id index and the chain row, plus the pages
+# its block data fills.
+_PAGES_PER_COMMIT = 5
 _CHECKPOINT_AFTER = 2000  # ~8 MiB of WAL: hand a checkpoint to the background thread
 _CHECKPOINT_INLINE = 32000  # ~128 MiB: the background is behind; the writer checkpoints
 _WAL_KEEP_BYTES = 64 << 20
@@ -274,6 +507,7 @@ _TAIL_FRAMES = 256  # stop catching up concurrently once this few frames are lef
 class SQLiteStore(AuditStore):
     integrity_errors = (sqlite3.IntegrityError,)
     backend_errors = (sqlite3.OperationalError, sqlite3.DatabaseError)
+    _types = {"int_type": "INTEGER", "float_type": "REAL", "blob_type": "BLOB", "without_rowid": " WITHOUT ROWID"}
 
     def __init__(self, path: str | os.PathLike, synchronous: str = "normal"):
         super().__init__()
@@ -291,6 +525,7 @@ class SQLiteStore(AuditStore):
         self._writer.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")  # shrink a WAL a burst grew
         self._reader = self._connect(synchronous)
         self._wal_pages = 0
+        self._written = 0
         self._checkpoint_queued = False
         self._checkpoint_lock = threading.Lock()
         self._checkpoint_conn: sqlite3.Connection | None = None
@@ -316,14 +551,10 @@ class SQLiteStore(AuditStore):
             raise InvalidInput(f"cannot open the audit log {self.path}: {exc}") from exc
         return conn
 
-    def _ddl(self) -> list[str]:
-        types = {"seq_type": "INTEGER", "float_type": "REAL", "int_type": "INTEGER"}
-        return [_TABLE_DDL.format(**types), _CHAIN_DDL.format(**types), *_INDEXES]
-
     @contextmanager
     def _write_transaction(self, init: bool = False):
         conn = self._writer
-        changes_before = conn.total_changes
+        self._written = 0
         # IMMEDIATE takes the database write lock now, before the head is read.
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -341,7 +572,7 @@ class SQLiteStore(AuditStore):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        self._after_commit(conn.total_changes - changes_before)  # rows, roughly: inserts and updates
+        self._after_commit(self._written)
 
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
         # The same transaction as ``write()`` without its WriteTx and nested
@@ -353,24 +584,22 @@ class SQLiteStore(AuditStore):
                 found = conn.execute(_HEAD_LINK).fetchall()  # fetchall: no statement left open
                 if not found:
                     raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
-                rows, links = chain_rows(found[0][0], found[0][1], prepared)
-                if len(rows) == 1:
-                    conn.execute(_INSERT, rows[0])
-                else:
-                    conn.executemany(_INSERT, rows)
-                if rows:
-                    conn.execute(_SET_HEAD, (links[-1][0], rows[-1][1], links[-1][2]))
+                written = 0
+                links = chain_links(found[0][0], found[0][1], [body for _row, body in prepared])
+                if links:
+                    written = self._insert(conn, prepared, links, found[0][0])
+                    conn.execute(_SET_HEAD, (links[-1][0], prepared[-1][0][0], links[-1][2]))
             except BaseException:
                 if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-            self._after_commit(len(rows))
+            self._after_commit(written)
         return links
 
-    def _after_commit(self, rows: int) -> None:
-        """Called with the write lock held, after each commit."""
-        self._wal_pages += _PAGES_PER_COMMIT + _PAGES_PER_ROW * rows
+    def _after_commit(self, written: int) -> None:
+        """Called with the write lock held, after each commit of about ``written`` bytes."""
+        self._wal_pages += _PAGES_PER_COMMIT + written // 4096
         if self._wal_pages >= _CHECKPOINT_INLINE:
             # Skipped if the background checkpoint is running (it waits for our lock).
             if self._checkpoint_lock.acquire(blocking=False):
@@ -420,15 +649,14 @@ class SQLiteStore(AuditStore):
             pass  # a later commit queues another; SQLite also checkpoints when the last connection closes
 
     @contextmanager
-    def _read_cursor(self):
-        cur = self._reader.cursor()
+    def _read_transaction(self):
+        conn = self._reader
+        conn.execute("BEGIN")  # deferred: a snapshot from the first read on
         try:
-            yield cur
+            yield lambda sql, params=(): conn.execute(sql, tuple(params)).fetchall()
         finally:
-            cur.close()
-
-    def _insert_rows(self, cur: Any, rows: list[tuple]) -> None:
-        cur.executemany(_INSERT, rows)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._checkpoint_lock:
@@ -441,6 +669,8 @@ class SQLiteStore(AuditStore):
 
 
 class PostgresStore(AuditStore):
+    _types = {"int_type": "BIGINT", "float_type": "DOUBLE PRECISION", "blob_type": "BYTEA", "without_rowid": ""}
+
     def __init__(self, url: str):
         super().__init__()
         import psycopg
@@ -452,6 +682,8 @@ class PostgresStore(AuditStore):
         try:
             self._writer = psycopg.connect(url, autocommit=True)
             self._reader = psycopg.connect(url, autocommit=True)
+            # A query reads blocks and ids in several statements: one snapshot for all of them.
+            self._reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         except psycopg.Error as exc:
             raise BackendError(f"cannot connect to the audit database: {_first_line(exc)}") from exc
         with self._write_lock, self._errors():
@@ -460,10 +692,6 @@ class PostgresStore(AuditStore):
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")
-
-    def _ddl(self) -> list[str]:
-        types = {"seq_type": "BIGINT", "float_type": "DOUBLE PRECISION", "int_type": "BIGINT"}
-        return [_TABLE_DDL.format(**types), _CHAIN_DDL.format(**types), *_INDEXES]
 
     @contextmanager
     def _write_transaction(self, init: bool = False):
@@ -480,29 +708,22 @@ class PostgresStore(AuditStore):
             yield cur, head_row
 
     @contextmanager
-    def _read_cursor(self):
-        with self._reader.cursor() as cur:
-            yield cur
+    def _read_transaction(self):
+        with self._reader.transaction(), self._reader.cursor() as cur:
+            def run(sql: str, params: tuple | list = ()) -> list:
+                cur.execute(self.sql(sql), tuple(params))
+                return cur.fetchall()
 
-    def _insert_rows(self, cur: Any, rows: list[tuple]) -> None:
+            yield run
+
+    def _insert_ids(self, cur: Any, pairs: list[tuple[str, int]]) -> None:
+        if len(pairs) < 8:
+            super()._insert_ids(cur, pairs)
+            return
         # COPY is several times faster than INSERTs for batches.
-        with cur.copy(f"COPY audit_events ({COLUMN_LIST}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def copy_out_csv(self, sql: str, params: tuple) -> bytes:
-        """Run ``COPY (sql) TO STDOUT`` as CSV with a header (columnar export)."""
-        query = self._psycopg.sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-            self._psycopg.sql.SQL(self.sql(sql))
-        )
-        chunks = []
-        with self._read_lock, self._errors(), self._reader.cursor() as cur:
-            # COPY does not take bind parameters: bind them client-side first.
-            text = self._psycopg.ClientCursor(self._reader).mogrify(query, params)
-            with cur.copy(text) as copy:
-                for data in copy:
-                    chunks.append(bytes(data))
-        return b"".join(chunks)
+        with cur.copy("COPY audit_event_ids (event_id, seq) FROM STDIN") as copy:
+            for pair in pairs:
+                copy.write_row(pair)
 
     def close(self) -> None:
         with self._write_lock, self._read_lock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from ipfs_kit_py.analytics import AuditAnalytics
 from ipfs_kit_py.analytics.compliance import SHIPPED_POLICIES, load_policy
 from ipfs_kit_py.errors import InvalidInput
+from tests.audit.conftest import LogTarget
 
 from .conftest import END
 
@@ -129,8 +129,7 @@ def test_audit_integrity_fails_when_a_row_is_edited(logger, tmp_path):
     policy = {"rules": {"audit_integrity": True}}
     analytics = AuditAnalytics(logger)
     assert analytics.get_compliance_score(policy, timedelta(days=1), end_time=END).overall_score == 100
-    with sqlite3.connect(tmp_path / "audit.db") as db:
-        db.execute("UPDATE audit_events SET user_id = 'mallory' WHERE event_id = ?", (victim.event_id,))
+    LogTarget("sqlite", path=tmp_path / "audit.db").tamper.edit(victim.seq, "user_id", "mallory")
     score = analytics.get_compliance_score(policy, timedelta(days=1), end_time=END)
     (v,) = score.violations
     assert score.overall_score == 0 and v.rule == "audit_integrity" and v.evidence == [victim.event_id]

@@ -124,6 +124,27 @@ class LogTarget:
             with psycopg.connect(self.url, autocommit=True) as conn:
                 conn.execute(sql.replace("?", "%s"), params)
 
+    def raw_query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read rows directly from the database (tamper tests)."""
+        if self.kind == "sqlite":
+            import sqlite3
+
+            conn = sqlite3.connect(self.path, isolation_level=None)
+            try:
+                return conn.execute(sql, params).fetchall()
+            finally:
+                conn.close()
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
+
+    @property
+    def tamper(self):
+        from tests.audit.tamper import Tamper
+
+        return Tamper(self.raw_query, self.raw_execute)
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def target(request, tmp_path) -> LogTarget:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+from tests.audit.conftest import LogTarget
 from tests.conftest import run_cli
 
 
@@ -21,10 +20,7 @@ def test_checkpoint_anchors_head_and_detects_later_tampering(home):
     ok = run_cli(home, "audit", "checkpoint", "--verify", cp["cid"], "--json")
     assert ok.code == 0 and ok.json()["ok"] is True
     # Rewriting an event inside the anchored range breaks it.
-    db = sqlite3.connect(home / "audit.db")
-    db.execute("UPDATE audit_events SET user_id = 'mallory' WHERE seq = 1")
-    db.commit()
-    db.close()
+    LogTarget("sqlite", path=home / "audit.db").tamper.edit(1, "user_id", "mallory")
     bad = run_cli(home, "audit", "checkpoint", "--verify", cp["cid"], "--json")
     assert bad.code == 1
     assert bad.json()["ok"] is False and bad.json()["first_bad_seq"] == 1

@@ -1,24 +1,23 @@
 """The column snapshot next to a SQLite audit log: same frames as SQL, never stale.
 
 Every check compares ``export_columns`` answered from the snapshot with the same
-query answered by SQL alone (``columns.frame_from_sqlite`` without a scan), on
+query answered from the stored blocks alone (``columns.frame_from_rows``), on
 a real log. The thresholds are lowered so a few hundred events get a snapshot.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import sqlite3
 
 import polars as pl
 import pytest
 
 from ipfs_kit_py.audit import AuditLogger
 from ipfs_kit_py.audit import columns as colmod
-from ipfs_kit_py.audit.events import ALL_FIELDS, canonical_body
+from ipfs_kit_py.audit.events import ALL_FIELDS
 from ipfs_kit_py.errors import InvalidInput
+from tests.audit.conftest import LogTarget
 
 T0 = 1_700_000_000.0
 TYPES = ("data", "authentication", "backend", "admin")
@@ -68,22 +67,13 @@ QUERIES = [
 
 
 def _sql(log, start_time=None, end_time=None, event_types=None, columns=None):
-    """The same query, answered by SQL only."""
+    """The same query, answered from the stored blocks alone (no snapshot), filtered here."""
     chosen = columns or list(ALL_FIELDS)
-    where, params = [], []
-    if start_time is not None:
-        where.append("timestamp >= ?")
-        params.append(start_time)
-    if end_time is not None:
-        where.append("timestamp < ?")
-        params.append(end_time)
-    if event_types is not None:
-        types = [event_types] if isinstance(event_types, str) else event_types
-        where.append(f"event_type IN ({', '.join('?' * len(types))})")
-        params.extend(types)
-    sql = (f"SELECT {', '.join(chosen)} FROM audit_events"
-           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq")
-    return colmod.frame_from_sqlite(str(log.path), sql, params, chosen)
+    types = None if event_types is None else ([event_types] if isinstance(event_types, str) else event_types)
+    rows = [row for row in log.store.iter_chain(log.chain_base().seq + 1)
+            if (start_time is None or row[2] >= start_time) and (end_time is None or row[2] < end_time)
+            and (types is None or row[3] in types)]
+    return colmod.frame_from_rows(rows, chosen)
 
 
 def _assert_same(log):
@@ -195,24 +185,7 @@ def test_prune_past_the_snapshot_rebuilds(log):
 
 def _rewrite_chain_from(path, seq: int, **changes) -> None:
     """Tamper like someone who knows the format: change a row and recompute every hash after it."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    cols = ["seq", *ALL_FIELDS[:17], "prev_hash", "hash"]
-    rows = conn.execute(f"SELECT {', '.join(cols)} FROM audit_events WHERE seq >= ? ORDER BY seq",
-                        (seq,)).fetchall()
-    conn.execute("BEGIN IMMEDIATE")
-    prev = rows[0][18]
-    for i, row in enumerate(rows):
-        body = list(row[1:18])
-        if i == 0:
-            for name, value in changes.items():
-                body[ALL_FIELDS.index(name)] = value
-        digest = hashlib.sha256(prev.encode("ascii") + canonical_body(tuple(body))).hexdigest()
-        conn.execute(f"UPDATE audit_events SET {', '.join(f'{c} = ?' for c in cols[1:18])}, prev_hash = ?, "
-                     f"hash = ? WHERE seq = ?", (*body, prev, digest, row[0]))
-        prev = digest
-    conn.execute("UPDATE audit_chain SET head_hash = ? WHERE id = 1", (prev,))
-    conn.execute("COMMIT")
-    conn.close()
+    LogTarget("sqlite", path=path).tamper.rewrite_from(seq, **changes)
 
 
 def test_rewritten_row_invalidates_the_snapshot(log):
@@ -231,8 +204,7 @@ def test_rewritten_row_invalidates_the_snapshot(log):
 def test_changed_hash_of_the_last_row_invalidates_the_snapshot(log):
     _add(log, 300)
     log.export_columns()
-    with sqlite3.connect(log.path) as conn:
-        conn.execute("UPDATE audit_events SET hash = ? WHERE seq = 300", ("f" * 64,))
+    LogTarget("sqlite", path=log.path).tamper.set_hash(300, "f" * 64)
     assert log.export_columns().filter(pl.col("seq") == 300)["hash"].item() == "f" * 64
     _assert_same(log)
 

@@ -11,30 +11,45 @@ import time
 
 import pytest
 
+from tests.audit.conftest import LogTarget
 from tests.conftest import run_cli
 
 
-def _fill(log, n=10):
+def _fill(log, n=10, layout="single"):
+    """Events logged one call each (a block per event) or in one batch (one block holding all)."""
+    if layout == "batch":
+        return log.log_events([{"event_type": "data", "action": "content.add", "user_id": f"u{i}",
+                                "resource": f"r{i}"} for i in range(n)])
     return [log.log_event("data", "content.add", user_id=f"u{i}", resource=f"r{i}").event_id for i in range(n)]
 
 
-def test_untouched_chain_verifies(log):
-    _fill(log)
+LAYOUTS = pytest.mark.parametrize("layout", ["single", "batch"])
+
+
+def _blocks(target):
+    return target.raw_query("SELECT first_seq, last_seq FROM audit_blocks ORDER BY first_seq")
+
+
+@LAYOUTS
+def test_untouched_chain_verifies(target, log, layout):
+    _fill(log, layout=layout)
+    assert len(_blocks(target)) == (1 if layout == "batch" else 10)
     result = log.verify()
     assert result.ok and result.checked == 10
 
 
-def test_edited_row_is_detected_with_its_event_id(target, log):
-    ids = _fill(log)
-    target.raw_execute("UPDATE audit_events SET user_id = 'mallory' WHERE event_id = ?", (ids[4],))
+@LAYOUTS
+def test_edited_row_is_detected_with_its_event_id(target, log, layout):
+    ids = _fill(log, layout=layout)
+    target.tamper.edit(5, "user_id", "mallory")
     result = log.verify()
     assert not result.ok
-    assert result.first_bad_event_id == ids[4] and result.problem == "edited"
+    assert result.first_bad_event_id == ids[4] and result.first_bad_seq == 5 and result.problem == "edited"
 
 
 def test_deleted_row_is_detected(target, log):
     ids = _fill(log)
-    target.raw_execute("DELETE FROM audit_events WHERE event_id = ?", (ids[6],))
+    target.tamper.delete(7)
     result = log.verify()
     assert not result.ok
     # The first broken link is the event after the hole; the reason names the hole.
@@ -42,15 +57,41 @@ def test_deleted_row_is_detected(target, log):
     assert result.problem == "deleted" and "seq 7" in result.reason
 
 
-def test_deleted_tail_is_detected(target, log):
-    ids = _fill(log)
-    target.raw_execute("DELETE FROM audit_events WHERE event_id = ?", (ids[-1],))
+def test_an_event_deleted_from_inside_a_block_is_detected(target, log):
+    ids = _fill(log, layout="batch")
+    target.tamper.delete(7)  # the line and its link removed, the block relabelled 1..9
+    result = log.verify()
+    assert not result.ok
+    # The event after the hole now sits at seq 7 and links to an event that is gone.
+    assert result.first_bad_event_id == ids[7] and result.problem == "deleted"
+
+
+def test_an_event_removed_without_relabelling_its_block_is_detected(target, log):
+    ids = _fill(log, layout="batch")
+    bodies, links = target.raw_query("SELECT bodies, links FROM audit_blocks WHERE first_seq = 1")[0]
+    lines = bytes(bodies).split(b"\n")
+    target.raw_execute("UPDATE audit_blocks SET bodies = ?, links = ? WHERE first_seq = 1",
+                       (b"\n".join(lines[:-1]), links[:-128]))
+    result = log.verify()
+    # The block holds fewer events than its label says.
+    assert not result.ok and result.problem == "deleted" and result.first_bad_event_id == ids[0]
+    assert "holds 9 events" in result.reason
+
+
+@LAYOUTS
+def test_deleted_tail_is_detected(target, log, layout):
+    _fill(log, layout=layout)
+    target.tamper.delete(10)
     assert not log.verify().ok
 
 
-def test_a_rewound_or_deleted_chain_head_is_detected(target, log):
-    ids = _fill(log)
-    target.raw_execute("UPDATE audit_chain SET head_seq = 3, head_hash = (SELECT hash FROM audit_events WHERE seq = 3)")
+@LAYOUTS
+def test_a_rewound_or_deleted_chain_head_is_detected(target, log, layout):
+    ids = _fill(log, layout=layout)
+    (links,) = target.raw_query("SELECT links FROM audit_blocks WHERE first_seq <= 3 ORDER BY first_seq DESC LIMIT 1")[0]
+    first = _blocks(target)[0 if layout == "batch" else 2][0]
+    head_hash = links[(3 - first) * 128 + 64:(3 - first) * 128 + 128]
+    target.raw_execute("UPDATE audit_chain SET head_seq = 3, head_hash = ?", (head_hash,))
     result = log.verify()
     assert not result.ok and result.problem == "head" and result.first_bad_event_id == ids[3]
     # Deleted outright: the next open makes an empty head; the events past it still show.
@@ -61,35 +102,41 @@ def test_a_rewound_or_deleted_chain_head_is_detected(target, log):
 
 
 def test_values_of_the_wrong_type_are_reported_as_edits(target, log):
-    if target.kind == "postgres":
-        pytest.skip("PostgreSQL's typed columns refuse the edit itself")
     ids = _fill(log)
-    target.raw_execute("UPDATE audit_events SET bytes = 'x' WHERE event_id = ?", (ids[2],))
+    target.tamper.edit(3, "bytes", "x")
     result = log.verify()
     assert not result.ok and result.problem == "edited" and result.first_bad_event_id == ids[2]
+    # Bytes that are not JSON at all: still an edit at that event, named from the id index.
+    target.raw_execute("UPDATE audit_blocks SET bodies = ? WHERE first_seq = 2", (b"\x00garbage",))
+    result = log.verify()
+    assert not result.ok and result.problem == "edited" and result.first_bad_event_id == ids[1]
 
 
-def test_swapped_rows_are_detected(target, log):
-    ids = _fill(log)
-    # Swap the content of seq 3 and seq 4 (ids, hashes and all) by moving seq numbers.
-    target.raw_execute("UPDATE audit_events SET seq = -1 WHERE seq = 3")
-    target.raw_execute("UPDATE audit_events SET seq = 3 WHERE seq = 4")
-    target.raw_execute("UPDATE audit_events SET seq = 4 WHERE seq = -1")
+@LAYOUTS
+def test_swapped_rows_are_detected(target, log, layout):
+    ids = _fill(log, layout=layout)
+    target.tamper.swap(3, 4)  # content, ids and hashes of seq 3 and seq 4 exchanged
     result = log.verify()
     assert not result.ok
     assert result.first_bad_event_id == ids[3] and result.first_bad_seq == 3
+
+
+def test_a_block_time_range_edited_to_hide_events_is_detected(target, log):
+    ids = _fill(log, layout="batch")
+    # Queries trust the block's time range: moving it hides the events from a time query.
+    target.raw_execute("UPDATE audit_blocks SET min_ts = 1, max_ts = 2")
+    assert log.count(start_time=time.time() - 60) == 0
+    result = log.verify()
+    assert not result.ok and result.problem == "edited" and result.first_bad_event_id == ids[0]
+    assert "time range" in result.reason
 
 
 def test_cli_verify_fails_on_tampering(home):
     assert run_cli(home, "add", "-q", "-", input=b"a").code == 0
     assert run_cli(home, "add", "-q", "-", input=b"b").code == 0
     assert run_cli(home, "audit", "verify").code == 0
-    import sqlite3
 
-    db = sqlite3.connect(home / "audit.db")
-    db.execute("UPDATE audit_events SET bytes = 999 WHERE seq = 2")
-    db.commit()
-    db.close()
+    LogTarget("sqlite", path=home / "audit.db").tamper.edit(2, "bytes", 999)
     r = run_cli(home, "audit", "verify", "--json")
     assert r.code != 0
     assert r.json()["first_bad_seq"] == 2

@@ -73,7 +73,7 @@ def test_lone_surrogates_are_refused_with_one_line(tmp_path):
 def test_checkpoints_run_in_the_background_and_reach_the_database_file(tmp_path):
     path = tmp_path / "audit.db"
     with AuditLogger(path=path) as log:
-        batches = audit_store._CHECKPOINT_AFTER // (audit_store._PAGES_PER_ROW * 500) + 1
+        batches = audit_store._CHECKPOINT_AFTER * 4096 // (500 * 300) + 1  # ~300 bytes per event
         for b in range(batches):
             log.log_events([{"event_type": "data", "action": "content.add", "resource": f"r{b}-{i}"}
                             for i in range(500)])
@@ -84,7 +84,7 @@ def test_checkpoints_run_in_the_background_and_reach_the_database_file(tmp_path)
         deadline = time.monotonic() + 10
         while True:
             with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as raw:
-                in_file = raw.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+                in_file = raw.execute("SELECT COUNT(*) FROM audit_blocks").fetchone()[0]
             if in_file > 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
