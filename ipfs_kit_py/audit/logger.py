@@ -56,6 +56,7 @@ from .events import (
     AuditEvent,
     canonical_body,
     event_from_row,
+    event_row,
     prepare_row,
     row_from_fields,
 )
@@ -148,12 +149,9 @@ class AuditLogger:
         """Validate, chain and commit one event; returns it with seq/prev_hash/hash."""
         if timestamp is not None and not isinstance(timestamp, int | float):
             timestamp = parse_time(timestamp)
-        row = prepare_row(
-            event_type, action, status, user_id=user_id, source_ip=source_ip, resource=resource,
-            resource_type=resource_type, backend=backend, operation_id=operation_id,
-            parent_id=parent_id, session_id=session_id, duration_ms=duration_ms, bytes=bytes,
-            severity=severity, details=details, timestamp=timestamp, event_id=event_id,
-        )
+        row = event_row(event_type, action, status, user_id, source_ip, resource, resource_type, backend,
+                        operation_id, parent_id, session_id, duration_ms, bytes, severity, details, timestamp,
+                        event_id)
         ((seq, prev, digest),) = self._commit([(row, canonical_body(row))])
         return event_from_row(row, seq, prev, digest)
 
@@ -469,6 +467,7 @@ class AuditLogger:
             # A date in the future would delete everything, earlier prune records included.
             raise InvalidInput(f"cannot prune before {before!r}: that is in the future; give a past time such as 90d or 2024-01-01")
         with self._commit_lock, self.store.write() as tx:
+            tx.seal()  # the open tail's events too become a block: prune works on blocks
             deleted = _prune_blocks(tx, cutoff)
             older = sum(len(tx.reader.block_rows(first, EventFilter(end=cutoff)))
                         for first, *_rest in tx.reader.metas(None, cutoff))

@@ -7,9 +7,14 @@ Tables (same in both databases; schema version 2):
   ``min_ts``/``max_ts`` (the block's time range; indexed on ``max_ts``),
   ``bodies`` (each event's canonical JSON, the bytes its hash covers),
   ``links`` (each event's prev_hash + hash). A committed batch is one block
-  (split above ``MAX_BLOCK`` events); single events start as blocks of one,
-  and a run of small blocks at the end of the log is merged into one every
-  ``MERGE_EVERY`` events, until blocks reach ``SMALL_BLOCK`` events.
+  (split above ``MAX_BLOCK`` events). Single events join the open tail
+  (``audit_tail``, one row kept within a page, so a commit rewrites one small
+  row); when it is full it is sealed into a block, and ``MERGE_RUN`` small
+  blocks in a row at the end of the log are merged into one, until blocks
+  reach ``SMALL_BLOCK`` events.
+- ``audit_tail``: a single row: the newest events not yet in a block
+  (``first_seq``, ``bodies``, ``links`` as in a block). Their ids are checked
+  against the id index and the tail when they join it.
 - ``audit_event_ids``: ``event_id`` -> ``seq``. Its primary key makes ids
   unique in a log and finds an event by id.
 - ``audit_chain``: a single row: the head (last seq, event id, hash) and the
@@ -51,6 +56,7 @@ Durability:
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import os
@@ -60,7 +66,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from ..errors import BackendError, Conflict, InvalidInput
 from . import blocks
@@ -74,8 +82,10 @@ COLUMNS = ("seq",) + ALL_FIELDS[:17] + ("prev_hash", "hash")
 COL = {name: i for i, name in enumerate(COLUMNS)}
 
 MAX_BLOCK = 4096  # events per block at most (a bigger batch is split)
+TAIL_BYTES = 3800  # the open tail stays within one database page (bodies + links) ...
+TAIL_EVENTS = 64  # ... and holds at most this many events
 SMALL_BLOCK = 256  # blocks smaller than this at the end of the log are merged ...
-MERGE_EVERY = 32  # ... each time the head passes a multiple of this
+MERGE_RUN = 8  # ... once there are this many of them in a row
 
 _BLOCKS_DDL = """
 CREATE TABLE IF NOT EXISTS audit_blocks (
@@ -83,6 +93,13 @@ CREATE TABLE IF NOT EXISTS audit_blocks (
     last_seq {int_type} NOT NULL,
     min_ts {float_type} NOT NULL,
     max_ts {float_type} NOT NULL,
+    bodies {blob_type} NOT NULL,
+    links TEXT NOT NULL
+)"""
+_TAIL_DDL = """
+CREATE TABLE IF NOT EXISTS audit_tail (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    first_seq {int_type} NOT NULL,
     bodies {blob_type} NOT NULL,
     links TEXT NOT NULL
 )"""
@@ -110,7 +127,14 @@ _CHAIN_INIT = (
 BLOCK_COLUMNS = "first_seq, last_seq, min_ts, max_ts, bodies, links"
 INSERT_BLOCK = f"INSERT INTO audit_blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
 INSERT_ID = "INSERT INTO audit_event_ids (event_id, seq) VALUES (?, ?)"
-_HEAD_LINK = "SELECT head_seq, head_hash FROM audit_chain WHERE id = 1"
+_TAIL = "SELECT first_seq, bodies, links FROM audit_tail WHERE id = 1"
+_TAIL_INIT = ("INSERT INTO audit_tail (id, first_seq, bodies, links) SELECT 1, head_seq + 1, ?, '' FROM audit_chain"
+              " WHERE id = 1 ON CONFLICT (id) DO NOTHING")
+_SET_TAIL = "UPDATE audit_tail SET first_seq = ?, bodies = ?, links = ? WHERE id = 1"
+# One statement for the single-event commit: head, open tail, and whether the event id is taken.
+_HEAD_TAIL_ID = ("SELECT c.head_seq, c.head_hash, t.first_seq, t.bodies, t.links,"
+                 " (SELECT seq FROM audit_event_ids WHERE event_id = ?)"
+                 " FROM audit_chain c LEFT JOIN audit_tail t ON t.id = 1 WHERE c.id = 1")
 _SET_HEAD = "UPDATE audit_chain SET head_seq = ?, head_event_id = ?, head_hash = ? WHERE id = 1"
 _HEAD = "SELECT head_seq, head_event_id, head_hash, base_seq, base_event_id, base_hash FROM audit_chain WHERE id = 1"
 _V1_COLUMNS = ("seq, event_id, timestamp, event_type, action, status, user_id, source_ip, resource, resource_type,"
@@ -142,6 +166,61 @@ def block_records(prepared: list[tuple[tuple, bytes]], links: list[tuple[int, st
     return out
 
 
+class Tail(NamedTuple):
+    """The open tail: the newest events, not yet in a block (``first_seq`` .. ``last_seq``).
+
+    A NamedTuple, not a frozen dataclass: one is made per single-event commit.
+    """
+
+    first_seq: int
+    bodies: bytes
+    links: str
+
+    @property
+    def count(self) -> int:
+        return len(self.links) // LINK_CHARS
+
+    @property
+    def last_seq(self) -> int:
+        return self.first_seq + self.count - 1
+
+    def link_list(self) -> list[tuple[int, str, str]]:
+        h, n = blocks.HASH_CHARS, LINK_CHARS
+        return [(self.first_seq + i, self.links[i * n:i * n + h], self.links[i * n + h:(i + 1) * n])
+                for i in range(self.count)]
+
+    def block(self, strict: bool = True) -> tuple:
+        """As a block record ``(first_seq, last_seq, min_ts, max_ts, bodies, links)``.
+
+        ``strict=False`` (verify): unreadable bytes give a zero time range instead
+        of an error, and verify names the bad event itself.
+        """
+        try:
+            times = [v[1] for v in blocks.parse_values(self.first_seq, self.bodies)]
+            lo, hi = min(times), max(times)
+        except (DamagedBlock, TypeError):
+            if strict:
+                raise DamagedBlock(self.first_seq, "the open tail does not decode into events") from None
+            lo = hi = 0.0
+        return (self.first_seq, self.last_seq, lo, hi, self.bodies, self.links)
+
+
+def tail_of(found: list, head_seq: int) -> Tail:
+    """The tail from a ``_TAIL`` query (empty, starting after the head, when its row is missing)."""
+    if not found or found[0][0] is None:
+        return Tail(head_seq + 1, b"", "")
+    first, bodies, links = found[0]
+    return Tail(first, bytes(bodies), links)
+
+
+_IDS_PER_INSERT = 1000
+
+
+@functools.lru_cache(maxsize=8)
+def _ids_insert(rows: int) -> str:
+    return "INSERT INTO audit_event_ids (event_id, seq) VALUES " + ", ".join(["(?, ?)"] * rows)
+
+
 Run = Callable[..., list]
 
 
@@ -150,6 +229,12 @@ class BlockReader:
 
     def __init__(self, run: Run):
         self.run = run
+        self._tail: Tail | None = None
+
+    def tail(self) -> Tail:
+        if self._tail is None:
+            self._tail = tail_of(self.run(_TAIL), 0)
+        return self._tail
 
     def metas(self, start: float | None = None, end: float | None = None) -> list[tuple]:
         """(first_seq, last_seq, min_ts, max_ts) of the blocks that may hold events in [start, end)."""
@@ -161,26 +246,42 @@ class BlockReader:
             where.append("min_ts < ?")
             params.append(end)
         clause = " WHERE " + " AND ".join(where) if where else ""
-        return self.run(f"SELECT first_seq, last_seq, min_ts, max_ts FROM audit_blocks{clause} ORDER BY first_seq",
-                        params)
+        metas = self.run(f"SELECT first_seq, last_seq, min_ts, max_ts FROM audit_blocks{clause} ORDER BY first_seq",
+                         params)
+        tail = self.tail()
+        if tail.count:
+            first, last, lo, hi, _bodies, _links = tail.block()
+            if (start is None or hi >= start) and (end is None or lo < end):
+                metas.append((first, last, lo, hi))
+        return metas
 
     def block_rows(self, first_seq: int, wanted: EventFilter | None = None) -> list[tuple]:
         found = self.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first_seq,))
-        if not found:
-            return []
-        return blocks.rows(first_seq, bytes(found[0][0]), found[0][1], wanted)
+        if found:
+            return blocks.rows(first_seq, bytes(found[0][0]), found[0][1], wanted)
+        tail = self.tail()
+        if tail.count and tail.first_seq == first_seq:
+            return blocks.rows(first_seq, tail.bodies, tail.links, wanted)
+        return []
 
-    def _holding(self, seq: int, columns: str) -> tuple | None:
-        found = self.run(f"SELECT first_seq, last_seq, {columns} FROM audit_blocks WHERE first_seq <= ?"
+    def _holding(self, seq: int) -> tuple | None:
+        """(first_seq, last_seq, bodies, links) of the block or tail holding ``seq``."""
+        found = self.run("SELECT first_seq, last_seq, bodies, links FROM audit_blocks WHERE first_seq <= ?"
                          " ORDER BY first_seq DESC LIMIT 1", (seq,))
-        return found[0] if found and found[0][1] >= seq else None
+        if found and found[0][1] >= seq:
+            first, last, bodies, links = found[0]
+            return first, last, bytes(bodies), links
+        tail = self.tail()
+        if tail.count and tail.first_seq <= seq <= tail.last_seq:
+            return tail.first_seq, tail.last_seq, tail.bodies, tail.links
+        return None
 
     def row(self, seq: int) -> tuple | None:
         """The decoded row at ``seq`` (None if no block holds it)."""
-        found = self._holding(seq, "bodies, links")
+        found = self._holding(seq)
         if found is None:
             return None
-        lines = bytes(found[2]).split(b"\n")
+        lines = found[2].split(b"\n")
         i = seq - found[0]
         return blocks.line_row(found[0], lines[i], found[3], seq, offset=i) if i < len(lines) else None
 
@@ -196,18 +297,26 @@ class BlockReader:
             if not inside:
                 continue
             ((bodies, links),) = self.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first,))
-            lines = bytes(bodies).split(b"\n")
-            for seq in inside:
-                if seq - first < len(lines):
-                    out[seq] = blocks.line_row(first, lines[seq - first], links, seq, offset=seq - first)
+            self._lines_at(out, first, bytes(bodies), links, inside)
+        tail = self.tail()
+        if tail.count:
+            inside = [seq for seq in wanted if tail.first_seq <= seq <= tail.last_seq and seq not in out]
+            self._lines_at(out, tail.first_seq, tail.bodies, tail.links, inside)
         return out
 
+    @staticmethod
+    def _lines_at(out: dict, first: int, bodies: bytes, links: str, seqs: list[int]) -> None:
+        lines = bodies.split(b"\n")
+        for seq in seqs:
+            if seq - first < len(lines):
+                out[seq] = blocks.line_row(first, lines[seq - first], links, seq, offset=seq - first)
+
     def hash_at(self, seq: int) -> str | None:
-        found = self._holding(seq, "links")
+        found = self._holding(seq)
         if found is None:
             return None
         o = (seq - found[0]) * LINK_CHARS + blocks.HASH_CHARS
-        digest = found[2][o:o + blocks.HASH_CHARS]
+        digest = found[3][o:o + blocks.HASH_CHARS]
         return digest if len(digest) == blocks.HASH_CHARS else None
 
     def seqs_of(self, event_ids: list[str]) -> dict[str, int]:
@@ -216,11 +325,19 @@ class BlockReader:
             chunk = event_ids[start:start + 500]
             marks = ", ".join("?" * len(chunk))
             found.update(self.run(f"SELECT event_id, seq FROM audit_event_ids WHERE event_id IN ({marks})", chunk))
+        tail = self.tail()
+        if tail.count and len(found) < len(event_ids):
+            wanted = set(event_ids)
+            for i, v in enumerate(blocks.parse_values(tail.first_seq, tail.bodies)):
+                if v[0] in wanted and v[0] not in found:
+                    found[v[0]] = tail.first_seq + i
         return found
 
     def find_hash(self, digest: str) -> int | None:
         """The seq of the event whose hash is ``digest`` (a scan: only used after a break)."""
-        for first_seq, links in self.run("SELECT first_seq, links FROM audit_blocks ORDER BY first_seq"):
+        tail = self.tail()
+        for first_seq, links in [*self.run("SELECT first_seq, links FROM audit_blocks ORDER BY first_seq"),
+                                 (tail.first_seq, tail.links)]:
             at = links.find(digest)
             while at >= 0:
                 if at % LINK_CHARS == blocks.HASH_CHARS:
@@ -239,16 +356,33 @@ class WriteTx:
         self.base = ChainHead(head_row[3], head_row[4], head_row[5])
         self.reader = BlockReader(self.query)
         self.written = 0
+        self._tail: Tail | None = None
+
+    @property
+    def tail(self) -> Tail:
+        if self._tail is None:
+            found = self.query(_TAIL)
+            self._tail = tail_of(found, self.head.seq)
+            if not found:
+                self.store._restore_tail(self.cur, self._tail)
+        return self._tail
 
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
         """Insert (row, canonical body) pairs; return (seq, prev_hash, hash) for each."""
         if not prepared:
             return []
-        links = chain_links(self.head.seq, self.head.hash, [body for _row, body in prepared])
-        self.written += self.store._insert(self.cur, prepared, links, self.head.seq)
-        seq, _prev, digest = links[-1]
-        self.set_head(ChainHead(seq, prepared[-1][0][0], digest))
+        links, self._tail, written = self.store._append(self.cur, self.head.seq, self.head.hash, self.tail, prepared)
+        self.reader = BlockReader(self.query)  # its cached tail is gone
+        self.written += written
+        self.head = ChainHead(links[-1][0], prepared[-1][0][0], links[-1][2])
         return links
+
+    def seal(self) -> None:
+        """Move the open tail into a block (prune works on blocks only)."""
+        if self.tail.count:
+            self._tail, written = self.store._seal(self.cur, self.tail, [], [])
+            self.reader = BlockReader(self.query)
+            self.written += written
 
     def set_head(self, head: ChainHead) -> None:
         self.execute(_SET_HEAD, (head.seq, head.event_id, head.hash))
@@ -296,31 +430,87 @@ class AuditStore:
                 yield tx
                 self._written = tx.written
 
-    def _insert(self, cur: Any, prepared: list[tuple[tuple, bytes]], links: list[tuple[int, str, str]],
-                old_head: int) -> int:
-        """Insert chained events as blocks plus their ids; returns the bytes written (roughly)."""
+    def _append(self, cur: Any, head_seq: int, head_hash: str, tail: Tail, prepared: list[tuple[tuple, bytes]],
+                looked_up: tuple | None = None) -> tuple[list[tuple[int, str, str]], Tail, int]:
+        """Chain events after the head, store them and move the head: (links, new tail, bytes written).
+
+        A few events join the open tail (one small row rewritten: the cheapest
+        commit); when the tail would outgrow a page, it and the new events are
+        sealed into a block. ``looked_up``: for a single event, ``(seq,)`` of
+        the event already using its id as the caller's head query found it
+        (``(None,)``: unused); None: look the ids up here.
+        """
+        links = chain_links(head_seq, head_hash, [body for _row, body in prepared])
+        added = sum(len(body) for _row, body in prepared) + len(prepared) * (LINK_CHARS + 1)
+        if (len(tail.bodies) + len(tail.links) + added <= TAIL_BYTES
+                and tail.count + len(prepared) <= TAIL_EVENTS):
+            self._check_unused(cur, prepared, tail, looked_up)
+            bodies = b"\n".join(body for _row, body in prepared)
+            first = tail.first_seq if tail.count else links[0][0]
+            tail = Tail(first, tail.bodies + b"\n" + bodies if tail.count else bodies,
+                        tail.links + "".join([prev + digest for _seq, prev, digest in links]))
+            cur.execute(self.sql(_SET_TAIL), (tail.first_seq, tail.bodies, tail.links))
+            written = len(tail.bodies) + len(tail.links)
+        else:
+            tail, written = self._seal(cur, tail, prepared, links)
+        cur.execute(self.sql(_SET_HEAD), (links[-1][0], prepared[-1][0][0], links[-1][2]))
+        return links, tail, written
+
+    def _seal(self, cur: Any, tail: Tail, prepared: list[tuple[tuple, bytes]],
+              links: list[tuple[int, str, str]]) -> tuple[Tail, int]:
+        """Store the tail's events and ``prepared`` as block(s) with their ids; the tail starts empty."""
+        if tail.count:
+            lines = tail.bodies.split(b"\n")
+            values = blocks.parse_values(tail.first_seq, tail.bodies)
+            prepared = [(v, line) for v, line in zip(values, lines, strict=True)] + prepared
+            links = tail.link_list() + links
         records = block_records(prepared, links)
         self._insert_blocks(cur, records)
         self._insert_ids(cur, [(row[0], link[0]) for (row, _body), link in zip(prepared, links, strict=True)])
         written = sum(len(r[4]) + len(r[5]) for r in records)
-        new_head = links[-1][0]
-        if len(prepared) < SMALL_BLOCK and new_head // MERGE_EVERY != old_head // MERGE_EVERY:
-            written += self._merge_tail(cur, new_head)
-        return written
+        empty = Tail(links[-1][0] + 1, b"", "")
+        cur.execute(self.sql(_SET_TAIL), (empty.first_seq, empty.bodies, empty.links))
+        if len(prepared) < SMALL_BLOCK:
+            written += self._merge_small_blocks(cur, links[-1][0])
+        return empty, written
 
-    def _merge_tail(self, cur: Any, head_seq: int) -> int:
+    def _restore_tail(self, cur: Any, tail: Tail) -> None:
+        """The tail row was deleted (by hand): make an empty one after the head; verify reports the loss."""
+        cur.execute(self.sql("INSERT INTO audit_tail (id, first_seq, bodies, links) VALUES (1, ?, ?, '')"),
+                    (tail.first_seq, b""))
+
+    def _check_unused(self, cur: Any, prepared: list[tuple[tuple, bytes]], tail: Tail,
+                      looked_up: tuple | None) -> None:
+        """Event ids are unique: in blocks the id index's key checks it; events joining the tail here."""
+        ids = [row[0] for row, _body in prepared]
+        if looked_up is not None:  # the caller's head query looked the one id up
+            used = [ids[0]] if looked_up[0] is not None else []
+        else:
+            marks = ", ".join("?" * len(ids))
+            used = [r[0] for r in cur.execute(
+                self.sql(f"SELECT event_id FROM audit_event_ids WHERE event_id IN ({marks})"), ids).fetchall()]
+        if not used and len(set(ids)) != len(ids):
+            used = [i for i in ids if ids.count(i) > 1]
+        if not used and tail.count:
+            lines = b"\n" + tail.bodies
+            used = [i for i in ids if b"\n[" + orjson.dumps(i) + b"," in lines]
+        if used:
+            raise Conflict(f"audit event rejected by the store: event_id {used[0]!r} is already in the log"
+                           " (duplicate event_id)")
+
+    def _merge_small_blocks(self, cur: Any, head_seq: int) -> int:
         """Merge the run of small blocks at the end of the log into one block."""
         def run(sql: str, params: tuple = ()) -> list:
             return cur.execute(self.sql(sql), params).fetchall()
 
         recent = run("SELECT first_seq, last_seq FROM audit_blocks WHERE first_seq > ? ORDER BY first_seq",
-                     (head_seq - 2 * SMALL_BLOCK,))
+                     (head_seq - MERGE_RUN * SMALL_BLOCK,))
         small = 0
         for first, last in reversed(recent):
             if last - first + 1 >= SMALL_BLOCK:
                 break
             small += 1
-        if small < 2:
+        if small < MERGE_RUN:
             return 0
         start = recent[-small][0]
         parts = run(f"SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq >= ? ORDER BY first_seq", (start,))
@@ -339,8 +529,12 @@ class AuditStore:
     def _insert_ids(self, cur: Any, pairs: list[tuple[str, int]]) -> None:
         if len(pairs) == 1:
             cur.execute(self.sql(INSERT_ID), pairs[0])
-        else:
-            cur.executemany(self.sql(INSERT_ID), pairs)
+            return
+        # One multi-row INSERT per chunk: a third of executemany's per-row cost (measured:
+        # 0.75 vs 1.84 µs per id), within SQLite's 32766 bound parameters.
+        for start in range(0, len(pairs), _IDS_PER_INSERT):
+            chunk = pairs[start:start + _IDS_PER_INSERT]
+            cur.execute(self.sql(_ids_insert(len(chunk))), [value for pair in chunk for value in pair])
 
     # ---- reading ------------------------------------------------------------
     @contextmanager
@@ -372,14 +566,19 @@ class AuditStore:
         after = first_seq - 1
         end = (1 << 62) if last_seq is None else last_seq
         while after < end:
-            found = self.fetchall(
-                f"SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq > ? AND first_seq <= ? AND last_seq > ?"
-                " ORDER BY first_seq LIMIT ?", (after - MAX_BLOCK, end, after, chunk))
-            if not found:
-                return
+            with self.read() as reader:
+                found = reader.run(
+                    f"SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq > ? AND first_seq <= ? AND last_seq > ?"
+                    " ORDER BY first_seq LIMIT ?", (after - MAX_BLOCK, end, after, chunk))
+                # The last blocks: the open tail follows them (read in the same snapshot).
+                tail = reader.tail() if len(found) < chunk else None
             for record in found:
                 yield record
                 after = max(after, record[1])
+            if tail is not None:
+                if tail.count and tail.last_seq > after and tail.first_seq <= end:
+                    yield tail.block(strict=False)
+                return
 
     def iter_chain(self, first_seq: int, last_seq: int | None = None) -> Iterator[tuple]:
         """Decoded rows with first_seq <= seq <= last_seq, in seq order."""
@@ -404,17 +603,21 @@ class AuditStore:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except self.integrity_errors as exc:
-            raise Conflict(f"audit event rejected by the store: {_first_line(exc)} (duplicate event_id?)") from exc
-        except self.backend_errors as exc:
-            raise BackendError(f"audit store error: {_first_line(exc)}") from exc
-        except DamagedBlock as exc:
-            raise damaged(exc) from None
+        except (*self.integrity_errors, *self.backend_errors, DamagedBlock) as exc:
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: BaseException) -> Exception:
+        """The user-facing error for a database error or a damaged block."""
+        if isinstance(exc, self.integrity_errors):
+            return Conflict(f"audit event rejected by the store: {_first_line(exc)} (duplicate event_id?)")
+        if isinstance(exc, DamagedBlock):
+            return damaged(exc)
+        return BackendError(f"audit store error: {_first_line(exc)}")
 
     # ---- schema ---------------------------------------------------------------
     def _ddl(self) -> list[str]:
-        return [_BLOCKS_DDL.format(**self._types), _IDS_DDL.format(**self._types),
-                _CHAIN_DDL.format(**self._types), *_INDEXES]
+        return [_BLOCKS_DDL.format(**self._types), _TAIL_DDL.format(**self._types),
+                _IDS_DDL.format(**self._types), _CHAIN_DDL.format(**self._types), *_INDEXES]
 
     def _create_schema(self, cur: Any) -> None:
         for stmt in self._ddl():
@@ -426,6 +629,7 @@ class AuditStore:
             self._convert_v1(cur)
         elif version != SCHEMA_VERSION:
             raise InvalidInput(f"audit store has schema version {version}; this ipfs-kit reads version {SCHEMA_VERSION}")
+        cur.execute(self.sql(_TAIL_INIT), (b"",))
 
     def _convert_v1(self, cur: Any) -> None:
         """Move a version 1 log (a row per event) into blocks, in the opening transaction."""
@@ -577,23 +781,30 @@ class SQLiteStore(AuditStore):
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
         # The same transaction as ``write()`` without its WriteTx and nested
         # context managers: this is the path of every single ``log_event``.
+        if not prepared:
+            return []
         conn = self._writer
-        with self._write_lock, self._errors():
-            conn.execute("BEGIN IMMEDIATE")
+        single = len(prepared) == 1
+        with self._write_lock:  # errors translated inline: a context manager per event costs
             try:
-                found = conn.execute(_HEAD_LINK).fetchall()  # fetchall: no statement left open
-                if not found:
-                    raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
-                written = 0
-                links = chain_links(found[0][0], found[0][1], [body for _row, body in prepared])
-                if links:
-                    written = self._insert(conn, prepared, links, found[0][0])
-                    conn.execute(_SET_HEAD, (links[-1][0], prepared[-1][0][0], links[-1][2]))
-            except BaseException:
-                if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    found = conn.execute(_HEAD_TAIL_ID, (prepared[0][0][0] if single else None,)).fetchall()
+                    if not found:
+                        raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
+                    head_seq, head_hash, first, bodies, links_text, taken = found[0]
+                    tail = tail_of([(first, bodies, links_text)], head_seq)
+                    if first is None:
+                        self._restore_tail(conn, tail)
+                    links, _tail, written = self._append(conn, head_seq, head_hash, tail, prepared,
+                                                         (taken,) if single else None)
+                except BaseException:
+                    if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except (sqlite3.Error, DamagedBlock) as exc:
+                raise self._translate(exc) from exc
             self._after_commit(written)
         return links
 

@@ -2,7 +2,7 @@
 
 Works on the storage layout directly (``audit_blocks``: a block's ``bodies``
 are the events' JSON joined by newlines, ``links`` their prev_hash + hash,
-128 hex characters each), through any ``query(sql, params) -> rows`` and
+128 hex characters each; ``audit_tail``: the same for the newest events), through any ``query(sql, params) -> rows`` and
 ``execute(sql, params)`` pair: plain sqlite3 or psycopg, never the logger.
 """
 
@@ -16,14 +16,22 @@ from ipfs_kit_py.audit.events import EVENT_FIELDS
 LINK = 128
 
 
+def _split(links: str) -> list[str]:
+    return [links[i:i + LINK] for i in range(0, len(links), LINK)]
+
+
 class Tamper:
     def __init__(self, query, execute):
         self.query, self.execute = query, execute
 
     def _blocks(self) -> list[list]:
+        """Every block, then the open tail (``audit_tail``: the newest events, not yet in a block)."""
         rows = self.query("SELECT first_seq, last_seq, bodies, links FROM audit_blocks ORDER BY first_seq")
-        return [[first, last, bytes(bodies).split(b"\n"), [links[i:i + LINK] for i in range(0, len(links), LINK)]]
-                for first, last, bodies, links in rows]
+        out = [[first, last, bytes(bodies).split(b"\n"), _split(links), "block"] for first, last, bodies, links in rows]
+        for first, bodies, links in self.query("SELECT first_seq, bodies, links FROM audit_tail"):
+            if links:
+                out.append([first, first + len(links) // LINK - 1, bytes(bodies).split(b"\n"), _split(links), "tail"])
+        return out
 
     def _find(self, blocks: list[list], seq: int) -> tuple[list, int]:
         for block in blocks:
@@ -32,6 +40,9 @@ class Tamper:
         raise KeyError(seq)
 
     def _save(self, block: list) -> None:
+        if block[4] == "tail":
+            self.execute("UPDATE audit_tail SET bodies = ?, links = ?", (b"\n".join(block[2]), "".join(block[3])))
+            return
         self.execute("UPDATE audit_blocks SET bodies = ?, links = ?, last_seq = ? WHERE first_seq = ?",
                      (b"\n".join(block[2]), "".join(block[3]), block[1], block[0]))
 
@@ -46,7 +57,7 @@ class Tamper:
     def delete(self, seq: int) -> None:
         """Remove one event: its whole block when it is alone, else its line and link (labels fixed up)."""
         block, i = self._find(self._blocks(), seq)
-        if len(block[2]) == 1:
+        if len(block[2]) == 1 and block[4] == "block":
             self.execute("DELETE FROM audit_blocks WHERE first_seq = ?", (block[0],))
             return
         del block[2][i], block[3][i]

@@ -15,15 +15,20 @@ from tests.audit.conftest import LogTarget
 from tests.conftest import run_cli
 
 
-def _fill(log, n=10, layout="single"):
-    """Events logged one call each (a block per event) or in one batch (one block holding all)."""
-    if layout == "batch":
-        return log.log_events([{"event_type": "data", "action": "content.add", "user_id": f"u{i}",
-                                "resource": f"r{i}"} for i in range(n)])
-    return [log.log_event("data", "content.add", user_id=f"u{i}", resource=f"r{i}").event_id for i in range(n)]
+def _fill(log, n=10, layout="tail"):
+    """Events logged one call each: left in the open tail, or then sealed into a block."""
+    ids = [log.log_event("data", "content.add", user_id=f"u{i}", resource=f"r{i}").event_id for i in range(n)]
+    if layout == "block":
+        _seal(log)
+    return ids
 
 
-LAYOUTS = pytest.mark.parametrize("layout", ["single", "batch"])
+def _seal(log):
+    with log.store.write() as tx:
+        tx.seal()
+
+
+LAYOUTS = pytest.mark.parametrize("layout", ["tail", "block"])
 
 
 def _blocks(target):
@@ -33,7 +38,7 @@ def _blocks(target):
 @LAYOUTS
 def test_untouched_chain_verifies(target, log, layout):
     _fill(log, layout=layout)
-    assert len(_blocks(target)) == (1 if layout == "batch" else 10)
+    assert _blocks(target) == ([(1, 10)] if layout == "block" else [])
     result = log.verify()
     assert result.ok and result.checked == 10
 
@@ -47,19 +52,23 @@ def test_edited_row_is_detected_with_its_event_id(target, log, layout):
     assert result.first_bad_event_id == ids[4] and result.first_bad_seq == 5 and result.problem == "edited"
 
 
-def test_deleted_row_is_detected(target, log):
-    ids = _fill(log)
-    target.tamper.delete(7)
+def test_a_deleted_block_is_detected(target, log):
+    ids = []
+    for _ in range(3):
+        ids += _fill(log, n=3, layout="block")
+    assert _blocks(target) == [(1, 3), (4, 6), (7, 9)]
+    target.raw_execute("DELETE FROM audit_blocks WHERE first_seq = 4")
     result = log.verify()
     assert not result.ok
     # The first broken link is the event after the hole; the reason names the hole.
-    assert result.first_bad_seq == 8 and result.first_bad_event_id == ids[7]
-    assert result.problem == "deleted" and "seq 7" in result.reason
+    assert result.first_bad_seq == 7 and result.first_bad_event_id == ids[6]
+    assert result.problem == "deleted" and "seq 4..6 missing" in result.reason
 
 
-def test_an_event_deleted_from_inside_a_block_is_detected(target, log):
-    ids = _fill(log, layout="batch")
-    target.tamper.delete(7)  # the line and its link removed, the block relabelled 1..9
+@LAYOUTS
+def test_an_event_deleted_from_inside_a_block_or_the_tail_is_detected(target, log, layout):
+    ids = _fill(log, layout=layout)
+    target.tamper.delete(7)  # the line and its link removed (a block is relabelled 1..9)
     result = log.verify()
     assert not result.ok
     # The event after the hole now sits at seq 7 and links to an event that is gone.
@@ -67,7 +76,7 @@ def test_an_event_deleted_from_inside_a_block_is_detected(target, log):
 
 
 def test_an_event_removed_without_relabelling_its_block_is_detected(target, log):
-    ids = _fill(log, layout="batch")
+    ids = _fill(log, layout="block")
     bodies, links = target.raw_query("SELECT bodies, links FROM audit_blocks WHERE first_seq = 1")[0]
     lines = bytes(bodies).split(b"\n")
     target.raw_execute("UPDATE audit_blocks SET bodies = ?, links = ? WHERE first_seq = 1",
@@ -79,7 +88,7 @@ def test_an_event_removed_without_relabelling_its_block_is_detected(target, log)
 
 
 @LAYOUTS
-def test_deleted_tail_is_detected(target, log, layout):
+def test_deleted_last_event_is_detected(target, log, layout):
     _fill(log, layout=layout)
     target.tamper.delete(10)
     assert not log.verify().ok
@@ -88,9 +97,7 @@ def test_deleted_tail_is_detected(target, log, layout):
 @LAYOUTS
 def test_a_rewound_or_deleted_chain_head_is_detected(target, log, layout):
     ids = _fill(log, layout=layout)
-    (links,) = target.raw_query("SELECT links FROM audit_blocks WHERE first_seq <= 3 ORDER BY first_seq DESC LIMIT 1")[0]
-    first = _blocks(target)[0 if layout == "batch" else 2][0]
-    head_hash = links[(3 - first) * 128 + 64:(3 - first) * 128 + 128]
+    head_hash = log.get_event(ids[2]).hash
     target.raw_execute("UPDATE audit_chain SET head_seq = 3, head_hash = ?", (head_hash,))
     result = log.verify()
     assert not result.ok and result.problem == "head" and result.first_bad_event_id == ids[3]
@@ -101,8 +108,21 @@ def test_a_rewound_or_deleted_chain_head_is_detected(target, log, layout):
     assert not result.ok and result.first_bad_seq == 1 and result.first_bad_event_id == ids[0]
 
 
+def test_a_deleted_tail_row_is_detected(target, log):
+    _fill(log)
+    target.raw_execute("DELETE FROM audit_tail")
+    with target.open() as reopened:
+        result = reopened.verify()
+        assert not result.ok and result.problem == "deleted" and "head is seq 10" in result.reason
+        # The log stays writable; the loss stays visible.
+        reopened.log_event("data", "content.add")
+        assert not reopened.verify().ok
+
+
 def test_values_of_the_wrong_type_are_reported_as_edits(target, log):
-    ids = _fill(log)
+    ids = []
+    for _ in range(3):
+        ids += _fill(log, n=1, layout="block")
     target.tamper.edit(3, "bytes", "x")
     result = log.verify()
     assert not result.ok and result.problem == "edited" and result.first_bad_event_id == ids[2]
@@ -122,7 +142,7 @@ def test_swapped_rows_are_detected(target, log, layout):
 
 
 def test_a_block_time_range_edited_to_hide_events_is_detected(target, log):
-    ids = _fill(log, layout="batch")
+    ids = _fill(log, layout="block")
     # Queries trust the block's time range: moving it hides the events from a time query.
     target.raw_execute("UPDATE audit_blocks SET min_ts = 1, max_ts = 2")
     assert log.count(start_time=time.time() - 60) == 0
