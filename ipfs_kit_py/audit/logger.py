@@ -313,9 +313,9 @@ class AuditLogger:
         """The matching events as a ``polars.DataFrame`` in chain (seq) order.
 
         One column per field (``ALL_FIELDS``, or just ``columns`` in that
-        order); ``details`` is its JSON text. Built straight from SQL rows
-        (SQLite) or a ``COPY ... CSV`` stream (PostgreSQL), never from
-        per-event Python objects. On a big SQLite log a query filtered only by
+        order); ``details`` is its JSON text. Built from the decoded blocks
+        (columns straight to Arrow), never from per-event Python objects.
+        On a big SQLite log a query filtered only by
         time and event type is answered from the column snapshot next to the
         database (``columns`` module doc): the same frame, without re-reading
         every row.
