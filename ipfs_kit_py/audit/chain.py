@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from ..errors import InvalidInput
-from .blocks import HASH_CHARS, LINK_CHARS
+from .blocks import HASH_CHARS, LINK_CHARS, block_keys
 from .events import ALL_FIELDS, GENESIS_HASH, AuditEvent, canonical_body, details_text
 
 
@@ -130,16 +130,17 @@ class ChainVerifier:
         return True
 
     def feed_block(self, first_seq: int, last_seq: int, min_ts: float, max_ts: float, bodies: Any,
-                   links: str, *, upto: int | None = None) -> bool:
+                   links: str, keys: Any = None, *, upto: int | None = None) -> bool:
         """Check the events of one storage block (``blocks``) with seq >= the next expected, up to ``upto``.
 
         Each stored body is hashed as stored. When the whole block was read,
         its labels are checked too: the seq range must match the number of
-        events, the time range their timestamps (a query trusts both).
+        events, the time range and the value keys their content (queries
+        trust all three to skip blocks).
         """
         bodies = bytes(bodies)
         lines = bodies.split(b"\n")
-        times = []
+        times, values = [], []
         start = self.expected_seq
         for i, line in enumerate(lines):
             seq = first_seq + i
@@ -152,6 +153,7 @@ class ChainVerifier:
             except ValueError:
                 return self.fail(seq, self.id_at(seq), "edited", "the stored event is not canonical event JSON (edited)")
             times.append(v[1])
+            values.append(v)
             if seq < start:
                 continue  # before the range being checked
             o = i * LINK_CHARS
@@ -167,6 +169,10 @@ class ChainVerifier:
                 return self.fail(first_seq, self.id_at(first_seq), "edited",
                                  f"the time range recorded for seq {first_seq}..{last_seq} does not match its events"
                                  " (edited: queries would miss them)")
+            if keys is not None and bytes(keys) != block_keys(values):
+                return self.fail(first_seq, self.id_at(first_seq), "edited",
+                                 f"the value keys recorded for seq {first_seq}..{last_seq} do not match its events"
+                                 " (edited: lookups would miss them)")
         return True
 
     def _fail(self, row: tuple, problem: str, reason: str) -> bool:

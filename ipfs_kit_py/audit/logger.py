@@ -301,7 +301,7 @@ class AuditLogger:
                                    resource, operation_id, filters)
         total = 0
         with self.store.read() as reader:
-            for first, last, lo, hi in reader.metas(wanted.start, wanted.end):
+            for first, last, lo, hi in reader.metas(wanted.start, wanted.end, wanted):
                 if wanted.time_only and wanted.covers(lo, hi):
                     total += last - first + 1  # the whole block matches: no need to decode it
                 else:
@@ -333,7 +333,7 @@ class AuditLogger:
             if frame is not None:
                 return frame
         with self.store.read() as reader:
-            rows = [row for first, *_rest in reader.metas(wanted.start, wanted.end)
+            rows = [row for first, *_rest in reader.metas(wanted.start, wanted.end, wanted)
                     for row in reader.block_rows(first, wanted)]
         return frame_from_rows(rows, chosen)
 
@@ -575,7 +575,7 @@ class AuditLogger:
         if writer is not None:
             writer.writerow(ALL_FIELDS)
         count = done = 0
-        for first, _last, lo, hi, bodies, links in self.store.iter_blocks(1):
+        for first, _last, lo, hi, bodies, links, _keys in self.store.iter_blocks(1):
             if (wanted.start is not None and hi < wanted.start) or (wanted.end is not None and lo >= wanted.end):
                 continue
             for row in self.store.decode(first, bodies, links, wanted):
@@ -640,7 +640,7 @@ def _newest(reader: BlockReader, wanted: EventFilter, need: int | None, desc: bo
     sorts before the ``need``-th found so far. ``after``: (timestamp, seq) of
     the paging cursor; only events sorting after it count.
     """
-    metas = reader.metas(wanted.start, wanted.end)
+    metas = reader.metas(wanted.start, wanted.end, wanted)
     if desc:
         metas.sort(key=lambda m: (m[3], m[1]), reverse=True)
     else:
@@ -687,10 +687,11 @@ def _prune_blocks(tx: WriteTx, cutoff: float) -> int:
         first, k = keep_from
         bodies, links = reader.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first,))[0]
         lines = bytes(bodies).split(b"\n")[k:]
-        times = [v[1] for v in blocks.parse_values(first + k, b"\n".join(lines))]
+        values = blocks.parse_values(first + k, b"\n".join(lines))
+        times = [v[1] for v in values]
         tx.execute("DELETE FROM audit_blocks WHERE first_seq = ?", (first,))
         tx.execute(INSERT_BLOCK, (first + k, first + k + len(lines) - 1, min(times), max(times), b"\n".join(lines),
-                                  links[k * blocks.LINK_CHARS:]))
+                                  links[k * blocks.LINK_CHARS:], blocks.block_keys(values)))
     for first in whole:
         tx.execute("DELETE FROM audit_blocks WHERE first_seq = ?", (first,))
     tx.execute("DELETE FROM audit_event_ids WHERE seq <= ?", (last_pruned,))

@@ -93,6 +93,7 @@ CREATE TABLE IF NOT EXISTS audit_blocks (
     last_seq {int_type} NOT NULL,
     min_ts {float_type} NOT NULL,
     max_ts {float_type} NOT NULL,
+    keys {blob_type} NOT NULL,
     bodies {blob_type} NOT NULL,
     links TEXT NOT NULL
 )"""
@@ -124,8 +125,8 @@ _CHAIN_INIT = (
     "INSERT INTO audit_chain (id, head_seq, head_event_id, head_hash, base_seq, base_event_id,"
     " base_hash, schema_version) VALUES (1, 0, NULL, ?, 0, NULL, ?, ?) ON CONFLICT (id) DO NOTHING"
 )
-BLOCK_COLUMNS = "first_seq, last_seq, min_ts, max_ts, bodies, links"
-INSERT_BLOCK = f"INSERT INTO audit_blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+BLOCK_COLUMNS = "first_seq, last_seq, min_ts, max_ts, bodies, links, keys"
+INSERT_BLOCK = f"INSERT INTO audit_blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_ID = "INSERT INTO audit_event_ids (event_id, seq) VALUES (?, ?)"
 _TAIL = "SELECT first_seq, bodies, links FROM audit_tail WHERE id = 1"
 _TAIL_INIT = ("INSERT INTO audit_tail (id, first_seq, bodies, links) SELECT 1, head_seq + 1, ?, '' FROM audit_chain"
@@ -155,14 +156,15 @@ def chain_links(head_seq: int, head_hash: str, bodies: list[bytes]) -> list[tupl
 
 
 def block_records(prepared: list[tuple[tuple, bytes]], links: list[tuple[int, str, str]]) -> list[tuple]:
-    """``audit_blocks`` rows for chained events (at most ``MAX_BLOCK`` events each)."""
+    """``audit_blocks`` rows (``BLOCK_COLUMNS``) for chained events (at most ``MAX_BLOCK`` events each)."""
     out = []
     for start in range(0, len(prepared), MAX_BLOCK):
         chunk = prepared[start:start + MAX_BLOCK]
         chunk_links = links[start:start + MAX_BLOCK]
         times = [row[1] for row, _body in chunk]
         bodies, link_text = blocks.encode([body for _row, body in chunk], chunk_links)
-        out.append((chunk_links[0][0], chunk_links[-1][0], min(times), max(times), bodies, link_text))
+        out.append((chunk_links[0][0], chunk_links[-1][0], min(times), max(times), bodies, link_text,
+                    blocks.block_keys([row for row, _body in chunk])))
     return out
 
 
@@ -190,7 +192,7 @@ class Tail(NamedTuple):
                 for i in range(self.count)]
 
     def block(self, strict: bool = True) -> tuple:
-        """As a block record ``(first_seq, last_seq, min_ts, max_ts, bodies, links)``.
+        """As a block record (``BLOCK_COLUMNS``; no keys: the tail is always read).
 
         ``strict=False`` (verify): unreadable bytes give a zero time range instead
         of an error, and verify names the bad event itself.
@@ -202,7 +204,7 @@ class Tail(NamedTuple):
             if strict:
                 raise DamagedBlock(self.first_seq, "the open tail does not decode into events") from None
             lo = hi = 0.0
-        return (self.first_seq, self.last_seq, lo, hi, self.bodies, self.links)
+        return (self.first_seq, self.last_seq, lo, hi, self.bodies, self.links, None)
 
 
 def tail_of(found: list, head_seq: int) -> Tail:
@@ -236,8 +238,10 @@ class BlockReader:
             self._tail = tail_of(self.run(_TAIL), 0)
         return self._tail
 
-    def metas(self, start: float | None = None, end: float | None = None) -> list[tuple]:
-        """(first_seq, last_seq, min_ts, max_ts) of the blocks that may hold events in [start, end)."""
+    def metas(self, start: float | None = None, end: float | None = None,
+              wanted: EventFilter | None = None) -> list[tuple]:
+        """(first_seq, last_seq, min_ts, max_ts) of the blocks that may hold events in [start, end)
+        (and, with ``wanted``, whose keys may hold its exact values)."""
         where, params = [], []
         if start is not None:
             where.append("max_ts >= ?")
@@ -246,11 +250,16 @@ class BlockReader:
             where.append("min_ts < ?")
             params.append(end)
         clause = " WHERE " + " AND ".join(where) if where else ""
-        metas = self.run(f"SELECT first_seq, last_seq, min_ts, max_ts FROM audit_blocks{clause} ORDER BY first_seq",
-                         params)
+        if wanted is not None and wanted.keys:
+            metas = [m[:4] for m in self.run(
+                f"SELECT first_seq, last_seq, min_ts, max_ts, keys FROM audit_blocks{clause} ORDER BY first_seq",
+                params) if wanted.may_hold(m[4])]
+        else:
+            metas = self.run(f"SELECT first_seq, last_seq, min_ts, max_ts FROM audit_blocks{clause} ORDER BY first_seq",
+                             params)
         tail = self.tail()
         if tail.count:
-            first, last, lo, hi, _bodies, _links = tail.block()
+            first, last, lo, hi, *_data = tail.block()
             if (start is None or hi >= start) and (end is None or lo < end):
                 metas.append((first, last, lo, hi))
         return metas
@@ -467,7 +476,7 @@ class AuditStore:
         records = block_records(prepared, links)
         self._insert_blocks(cur, records)
         self._insert_ids(cur, [(row[0], link[0]) for (row, _body), link in zip(prepared, links, strict=True)])
-        written = sum(len(r[4]) + len(r[5]) for r in records)
+        written = sum(len(r[4]) + len(r[5]) + len(r[6]) for r in records)
         empty = Tail(links[-1][0] + 1, b"", "")
         cur.execute(self.sql(_SET_TAIL), (empty.first_seq, empty.bodies, empty.links))
         if len(prepared) < SMALL_BLOCK:
@@ -515,7 +524,8 @@ class AuditStore:
         start = recent[-small][0]
         parts = run(f"SELECT {BLOCK_COLUMNS} FROM audit_blocks WHERE first_seq >= ? ORDER BY first_seq", (start,))
         merged = (start, parts[-1][1], min(p[2] for p in parts), max(p[3] for p in parts),
-                  b"\n".join(bytes(p[4]) for p in parts), "".join(p[5] for p in parts))
+                  b"\n".join(bytes(p[4]) for p in parts), "".join(p[5] for p in parts),
+                  blocks.merge_keys([p[6] for p in parts]))
         cur.execute(self.sql("DELETE FROM audit_blocks WHERE first_seq >= ?"), (start,))
         self._insert_blocks(cur, [merged])
         return len(merged[4]) + len(merged[5])
@@ -583,7 +593,7 @@ class AuditStore:
     def iter_chain(self, first_seq: int, last_seq: int | None = None) -> Iterator[tuple]:
         """Decoded rows with first_seq <= seq <= last_seq, in seq order."""
         done = first_seq - 1
-        for first, _last, _lo, _hi, bodies, links in self.iter_blocks(first_seq, last_seq):
+        for first, _last, _lo, _hi, bodies, links, _keys in self.iter_blocks(first_seq, last_seq):
             for row in self.decode(first, bodies, links):
                 if row[0] > done and (last_seq is None or row[0] <= last_seq):
                     done = row[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from ipfs_kit_py.audit.blocks import block_keys
 from ipfs_kit_py.audit.events import EVENT_FIELDS
 
 LINK = 128
@@ -98,4 +99,7 @@ class Tamper:
                 prev = digest
             if b[1] >= seq:
                 self._save(b)
+                if b[4] == "block":  # and the block's value keys, as the format says
+                    keys = block_keys([json.loads(line) for line in b[2]])
+                    self.execute("UPDATE audit_blocks SET keys = ? WHERE first_seq = ?", (keys, b[0]))
         self.execute("UPDATE audit_chain SET head_hash = ? WHERE id = 1", (prev,))

@@ -241,3 +241,13 @@ def test_parallel_imports_of_one_file_import_each_event_once(target, tmp_path):
     assert sum(r[0] for r in reports) == 5000 and sum(r[1] for r in reports) == 15000
     with target.open() as log:
         assert log.count(action="x.y") == 5000 and log.verify().ok
+
+
+def test_block_keys_edited_to_hide_events_are_detected(target, log):
+    ids = _fill(log, layout="block")
+    assert [e.event_id for e in log.query_events(resource="r3")] == [ids[3]]
+    # Lookups trust a block's value keys: emptying them hides its events from exact lookups.
+    target.raw_execute("UPDATE audit_blocks SET keys = ?", (b"",))
+    assert log.query_events(resource="r3") == []
+    result = log.verify()
+    assert not result.ok and result.problem == "edited" and "value keys" in result.reason

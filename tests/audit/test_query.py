@@ -16,8 +16,12 @@ TYPES = ("data", "authentication", "backend")
 STATUSES = ("success", "success", "failure", "denied", "error")
 
 
-def _populate(log, n: int = 60) -> list:
-    """n events one minute apart, with fields cycling through known values."""
+def _populate(log, n: int = 60, layout: str = "batch") -> list:
+    """n events one minute apart, with fields cycling through known values.
+
+    ``layout``: one ``log_events`` call (one block), one ``log_event`` each
+    (the open tail, sealed blocks and merged blocks), or batches of 7.
+    """
     batch = []
     for i in range(n):
         batch.append(dict(
@@ -26,7 +30,12 @@ def _populate(log, n: int = 60) -> list:
             operation_id=f"op{i // 10}", session_id=f"s{i % 2}", source_ip=f"10.0.0.{i % 4}",
             timestamp=T0 + 60 * i, bytes=i,
         ))
-    ids = log.log_events(batch)
+    if layout == "batch":
+        ids = log.log_events(batch)
+    elif layout == "singles":
+        ids = [log.log_event(**b).event_id for b in batch]
+    else:
+        ids = [i for k in range(0, n, 7) for i in log.log_events(batch[k:k + 7])]
     return list(zip(ids, batch, strict=True))
 
 
@@ -57,8 +66,9 @@ def _expected(rows, pred, reverse=True):
          lambda b: b["user_id"] == "alice" and b["status"] == "success" and b["event_type"] == "data"),
     ],
 )
-def test_filters_match_and_count_agrees(log, filters, pred):
-    rows = _populate(log)
+@pytest.mark.parametrize("layout", ["batch", "singles", "batches"])
+def test_filters_match_and_count_agrees(log, filters, pred, layout):
+    rows = _populate(log, 200 if layout == "singles" else 60, layout)
     want = _expected(rows, pred)
     got = log.query_events(**filters, limit=None)
     assert [e.event_id for e in got] == want
