@@ -3,10 +3,11 @@
     python benchmarks/bench_audit.py [--events 1000000] [--batch 1000]
 
 - batched ingest: `AuditLogger.log_events` in batches (validation, canonical
-  JSON, ids, hash chain, blocks, id index), next to plain `executemany` of
-  the same stored data, prepared untimed:
-  * the storage limit: the same block rows and id rows into the same schema
-    (SQLite's cost for our layout, no Python work per event);
+  JSON, ids, hash chain, blocks with value keys, id index), next to plain
+  inserts of the same stored data, prepared untimed:
+  * the storage limit: the same block rows and id rows into the same schema,
+    with the same statements the store runs (SQLite's cost for our layout,
+    no Python work per event);
   * a row per event with B-tree indexes on time, type, user, status,
     operation and resource (the classic layout, schema version 1), on a file
     and in memory: what the block layout is measured against.

@@ -73,7 +73,7 @@ import orjson
 from ..errors import BackendError, Conflict, InvalidInput
 from . import blocks
 from .blocks import LINK_CHARS, DamagedBlock, EventFilter
-from .chain import ChainHead
+from .chain import ChainHead, chain_hash
 from .events import ALL_FIELDS, GENESIS_HASH, canonical_body
 
 SCHEMA_VERSION = 2
@@ -149,7 +149,7 @@ def chain_links(head_seq: int, head_hash: str, bodies: list[bytes]) -> list[tupl
     sha256 = hashlib.sha256
     for body in bodies:
         seq += 1
-        digest = sha256(prev.encode("ascii") + body).hexdigest()
+        digest = sha256(prev.encode("ascii") + body).hexdigest()  # chain.chain_hash, inlined for batches
         links.append((seq, prev, digest))
         prev = digest
     return links
@@ -449,8 +449,13 @@ class AuditStore:
         the event already using its id as the caller's head query found it
         (``(None,)``: unused); None: look the ids up here.
         """
-        links = chain_links(head_seq, head_hash, [body for _row, body in prepared])
-        added = sum(len(body) for _row, body in prepared) + len(prepared) * (LINK_CHARS + 1)
+        if len(prepared) == 1:
+            body = prepared[0][1]
+            links = [(head_seq + 1, head_hash, chain_hash(head_hash, body))]
+            added = len(body) + LINK_CHARS + 1
+        else:
+            links = chain_links(head_seq, head_hash, [body for _row, body in prepared])
+            added = sum(len(body) for _row, body in prepared) + len(prepared) * (LINK_CHARS + 1)
         if (len(tail.bodies) + len(tail.links) + added <= TAIL_BYTES
                 and tail.count + len(prepared) <= TAIL_EVENTS):
             self._check_unused(cur, prepared, tail, looked_up)
@@ -498,7 +503,7 @@ class AuditStore:
             marks = ", ".join("?" * len(ids))
             used = [r[0] for r in cur.execute(
                 self.sql(f"SELECT event_id FROM audit_event_ids WHERE event_id IN ({marks})"), ids).fetchall()]
-        if not used and len(set(ids)) != len(ids):
+        if not used and len(ids) > 1 and len(set(ids)) != len(ids):
             used = [i for i in ids if ids.count(i) > 1]
         if not used and tail.count:
             lines = b"\n" + tail.bodies
@@ -735,6 +740,7 @@ class SQLiteStore(AuditStore):
         existed = self.path.exists()
         self._synchronous = synchronous
         self._writer = self._connect(synchronous)
+        self._cursor = self._writer.cursor()  # reused by the single-event path (no cursor per statement)
         self._writer.execute("PRAGMA wal_autocheckpoint = 0")  # see _after_commit
         self._writer.execute(f"PRAGMA journal_size_limit = {_WAL_KEEP_BYTES}")  # shrink a WAL a burst grew
         self._reader = self._connect(synchronous)
@@ -796,23 +802,26 @@ class SQLiteStore(AuditStore):
         conn = self._writer
         single = len(prepared) == 1
         with self._write_lock:  # errors translated inline: a context manager per event costs
+            cur = self._cursor
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                cur.execute("BEGIN IMMEDIATE")
                 try:
-                    found = conn.execute(_HEAD_TAIL_ID, (prepared[0][0][0] if single else None,)).fetchall()
+                    found = cur.execute(_HEAD_TAIL_ID, (prepared[0][0][0] if single else None,)).fetchall()
                     if not found:
                         raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
                     head_seq, head_hash, first, bodies, links_text, taken = found[0]
-                    tail = tail_of([(first, bodies, links_text)], head_seq)
                     if first is None:
-                        self._restore_tail(conn, tail)
-                    links, _tail, written = self._append(conn, head_seq, head_hash, tail, prepared,
+                        tail = Tail(head_seq + 1, b"", "")
+                        self._restore_tail(cur, tail)
+                    else:
+                        tail = Tail(first, bodies, links_text)
+                    links, _tail, written = self._append(cur, head_seq, head_hash, tail, prepared,
                                                          (taken,) if single else None)
                 except BaseException:
                     if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
                         conn.execute("ROLLBACK")
                     raise
-                conn.execute("COMMIT")
+                cur.execute("COMMIT")
             except (sqlite3.Error, DamagedBlock) as exc:
                 raise self._translate(exc) from exc
             self._after_commit(written)
