@@ -687,8 +687,8 @@ def _prune_blocks(tx: WriteTx, cutoff: float) -> int:
         first, k = keep_from
         bodies, links = reader.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first,))[0]
         lines = bytes(bodies).split(b"\n")[k:]
-        values = blocks.parse_values(first + k, b"\n".join(lines))
-        times = [v[1] for v in values]
+        values = [v for v in blocks.parse_lenient(b"\n".join(lines)) if v is not None]
+        times = [v[1] for v in values] or [0.0]
         tx.execute("DELETE FROM audit_blocks WHERE first_seq = ?", (first,))
         tx.execute(INSERT_BLOCK, (first + k, first + k + len(lines) - 1, min(times), max(times), b"\n".join(lines),
                                   links[k * blocks.LINK_CHARS:], blocks.block_keys(values)))

@@ -161,10 +161,12 @@ def block_records(prepared: list[tuple[tuple, bytes]], links: list[tuple[int, st
     for start in range(0, len(prepared), MAX_BLOCK):
         chunk = prepared[start:start + MAX_BLOCK]
         chunk_links = links[start:start + MAX_BLOCK]
-        times = [row[1] for row, _body in chunk]
+        # A row is None for a line of a sealed tail that was edited by hand (no longer an event).
+        good = [row for row, _body in chunk if row is not None]
+        times = [row[1] for row in good] or [0.0]
         bodies, link_text = blocks.encode([body for _row, body in chunk], chunk_links)
         out.append((chunk_links[0][0], chunk_links[-1][0], min(times), max(times), bodies, link_text,
-                    blocks.block_keys([row for row, _body in chunk])))
+                    blocks.block_keys(good)))
     return out
 
 
@@ -191,19 +193,10 @@ class Tail(NamedTuple):
         return [(self.first_seq + i, self.links[i * n:i * n + h], self.links[i * n + h:(i + 1) * n])
                 for i in range(self.count)]
 
-    def block(self, strict: bool = True) -> tuple:
-        """As a block record (``BLOCK_COLUMNS``; no keys: the tail is always read).
-
-        ``strict=False`` (verify): unreadable bytes give a zero time range instead
-        of an error, and verify names the bad event itself.
-        """
-        try:
-            times = [v[1] for v in blocks.parse_values(self.first_seq, self.bodies)]
-            lo, hi = min(times), max(times)
-        except (DamagedBlock, TypeError):
-            if strict:
-                raise DamagedBlock(self.first_seq, "the open tail does not decode into events") from None
-            lo = hi = 0.0
+    def block(self) -> tuple:
+        """As a block record (``BLOCK_COLUMNS``; no keys: the tail is always read)."""
+        times = [v[1] for v in blocks.parse_lenient(self.bodies) if v is not None] or [0.0]
+        lo, hi = min(times), max(times)
         return (self.first_seq, self.last_seq, lo, hi, self.bodies, self.links, None)
 
 
@@ -337,8 +330,8 @@ class BlockReader:
         tail = self.tail()
         if tail.count and len(found) < len(event_ids):
             wanted = set(event_ids)
-            for i, v in enumerate(blocks.parse_values(tail.first_seq, tail.bodies)):
-                if v[0] in wanted and v[0] not in found:
+            for i, v in enumerate(blocks.parse_lenient(tail.bodies)):
+                if v is not None and v[0] in wanted and v[0] not in found:
                     found[v[0]] = tail.first_seq + i
         return found
 
@@ -473,19 +466,28 @@ class AuditStore:
     def _seal(self, cur: Any, tail: Tail, prepared: list[tuple[tuple, bytes]],
               links: list[tuple[int, str, str]]) -> tuple[Tail, int]:
         """Store the tail's events and ``prepared`` as block(s) with their ids; the tail starts empty."""
+        records: list[tuple] = []
         if tail.count:
             lines = tail.bodies.split(b"\n")
-            values = blocks.parse_values(tail.first_seq, tail.bodies)
-            prepared = [(v, line) for v, line in zip(values, lines, strict=True)] + prepared
-            links = tail.link_list() + links
-        records = block_records(prepared, links)
+            values = blocks.parse_lenient(tail.bodies)  # an event edited by hand stays; verify names it
+            if len(lines) == tail.count:
+                prepared = list(zip(values, lines, strict=True)) + prepared
+                links = tail.link_list() + links
+            else:  # lines and links no longer pair up (edited by hand): sealed as they are, on their own
+                good = [v for v in values if v is not None]
+                times = [v[1] for v in good] or [0.0]
+                records.append((tail.first_seq, tail.last_seq, min(times), max(times), tail.bodies, tail.links,
+                                blocks.block_keys(good)))
+        if prepared:
+            records += block_records(prepared, links)
         self._insert_blocks(cur, records)
-        self._insert_ids(cur, [(row[0], link[0]) for (row, _body), link in zip(prepared, links, strict=True)])
+        self._insert_ids(cur, [(row[0], link[0]) for (row, _body), link in zip(prepared, links, strict=True)
+                               if row is not None and row[0].__class__ is str])
         written = sum(len(r[4]) + len(r[5]) + len(r[6]) for r in records)
-        empty = Tail(links[-1][0] + 1, b"", "")
+        empty = Tail(records[-1][1] + 1, b"", "")
         cur.execute(self.sql(_SET_TAIL), (empty.first_seq, empty.bodies, empty.links))
         if len(prepared) < SMALL_BLOCK:
-            written += self._merge_small_blocks(cur, links[-1][0])
+            written += self._merge_small_blocks(cur, records[-1][1])
         return empty, written
 
     def _restore_tail(self, cur: Any, tail: Tail) -> None:
@@ -592,7 +594,7 @@ class AuditStore:
                 after = max(after, record[1])
             if tail is not None:
                 if tail.count and tail.last_seq > after and tail.first_seq <= end:
-                    yield tail.block(strict=False)
+                    yield tail.block()
                 return
 
     def iter_chain(self, first_seq: int, last_seq: int | None = None) -> Iterator[tuple]:

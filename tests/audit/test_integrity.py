@@ -251,3 +251,15 @@ def test_block_keys_edited_to_hide_events_are_detected(target, log):
     assert log.query_events(resource="r3") == []
     result = log.verify()
     assert not result.ok and result.problem == "edited" and "value keys" in result.reason
+
+
+def test_logging_goes_on_after_the_open_tail_was_damaged(target, log):
+    ids = _fill(log, n=3)
+    target.raw_execute("UPDATE audit_tail SET bodies = ?", (b"garbage\nmore\njunk",))
+    # Enough events to seal the tail: the damaged events are kept in a block of their own.
+    later = [log.log_event("data", "content.cat", user_id="u", resource=f"x{i}").event_id for i in range(40)]
+    assert [e.event_id for e in log.query_events(start_time=time.time() - 3600, limit=None, order="asc")] == later
+    assert log.get_event(later[-1]).seq == 43
+    result = log.verify()
+    assert not result.ok and result.problem == "edited" and result.first_bad_seq == 1
+    assert result.first_bad_event_id is None or result.first_bad_event_id == ids[0]
