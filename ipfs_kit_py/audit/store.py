@@ -507,9 +507,10 @@ class AuditStore:
                 self.sql(f"SELECT event_id FROM audit_event_ids WHERE event_id IN ({marks})"), ids).fetchall()]
         if not used and len(ids) > 1 and len(set(ids)) != len(ids):
             used = [i for i in ids if ids.count(i) > 1]
-        if not used and tail.count:
-            lines = b"\n" + tail.bodies
-            used = [i for i in ids if b"\n[" + orjson.dumps(i) + b"," in lines]
+        if not used and tail.bodies:
+            bodies = tail.bodies  # an event line starts with '[' and its id's JSON
+            used = [i for i in ids if (bodies.startswith(key := b"[" + orjson.dumps(i) + b",")
+                                       or b"\n" + key in bodies)]
         if used:
             raise Conflict(f"audit event rejected by the store: event_id {used[0]!r} is already in the log"
                            " (duplicate event_id)")
