@@ -223,8 +223,8 @@ def prepare_row(
     event_id: str | None = None,
 ) -> tuple:
     """Validate one event's fields; return its storage row. Raises InvalidInput."""
-    return event_row(event_type, action, status, user_id, source_ip, resource, resource_type, backend, operation_id,
-                parent_id, session_id, duration_ms, bytes, severity, details, timestamp, event_id)
+    return event_row(event_type, action, status, user_id, source_ip, resource, resource_type, backend,
+                     operation_id, parent_id, session_id, duration_ms, bytes, severity, details, timestamp, event_id)
 
 
 _FIELD_SET = frozenset(EVENT_FIELDS)
@@ -236,13 +236,14 @@ def row_from_fields(fields: dict[str, Any]) -> tuple:
         unknown = sorted(str(k) for k in fields if k not in _FIELD_SET)
         raise InvalidInput(f"unknown event field(s): {', '.join(unknown)}")
     g = fields.get
-    return event_row(g("event_type"), g("action"), g("status", "success"), g("user_id"), g("source_ip"), g("resource"),
-                g("resource_type"), g("backend"), g("operation_id"), g("parent_id"), g("session_id"),
-                g("duration_ms"), g("bytes"), g("severity"), g("details"), g("timestamp"), g("event_id"))
+    return event_row(g("event_type"), g("action"), g("status", "success"), g("user_id"), g("source_ip"),
+                     g("resource"), g("resource_type"), g("backend"), g("operation_id"), g("parent_id"),
+                     g("session_id"), g("duration_ms"), g("bytes"), g("severity"), g("details"),
+                     g("timestamp"), g("event_id"))
 
 
 def event_row(event_type, action, status, user_id, source_ip, resource, resource_type, backend, operation_id,
-         parent_id, session_id, duration_ms, bytes, severity, details, timestamp, event_id, /) -> tuple:
+              parent_id, session_id, duration_ms, bytes, severity, details, timestamp, event_id, /) -> tuple:
     """The one validation of an event's fields, in ``EVENT_FIELDS`` order except the time and id last.
 
     Positional only: the cheapest call, for ``log_event`` and the batch path.
