@@ -40,6 +40,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ipfs_kit_py.analytics import AuditAnalytics, EventCorrelator  # noqa: E402
@@ -47,8 +49,8 @@ from ipfs_kit_py.analytics.evaluation import evaluate_anomalies, evaluate_patter
 from ipfs_kit_py.analytics.frame import EVENT_COLUMNS  # noqa: E402
 from ipfs_kit_py.analytics.simulate import generate_scenario  # noqa: E402
 from ipfs_kit_py.audit import AuditLogger  # noqa: E402
-from ipfs_kit_py.audit.blocks import EventFilter  # noqa: E402
-from ipfs_kit_py.audit.columns import frame_from_rows, snapshot_dir  # noqa: E402
+from ipfs_kit_py.audit.blocks import block_columns  # noqa: E402
+from ipfs_kit_py.audit.columns import frame_from_blocks, snapshot_dir  # noqa: E402
 from ipfs_kit_py.audit.events import ALL_FIELDS  # noqa: E402
 
 END = 1_790_000_000.0
@@ -118,11 +120,11 @@ def build(args, path: Path) -> tuple[AuditLogger, object]:
 
 
 def blocks_frame(logger, lo: float, columns) -> object:
-    """The columns of every event since ``lo`` decoded from the stored blocks (no snapshot)."""
-    wanted = EventFilter(start=lo)
+    """The columns of every event since ``lo`` decoded from the stored blocks (no snapshot),
+    the way the snapshot is built."""
     with logger.store.read() as reader:
-        rows = [row for first, *_rest in reader.metas(lo, None) for row in reader.block_rows(first, wanted)]
-    return frame_from_rows(rows, columns)
+        parts = [block_columns(first, *reader.block_data(first)) for first, *_rest in reader.metas(lo, None)]
+    return frame_from_blocks(parts, columns).filter(pl.col("timestamp") >= lo)
 
 
 def main() -> None:

@@ -150,6 +150,20 @@ def rows(first_seq: int, bodies: bytes, links: str, wanted: EventFilter | None =
     return out
 
 
+def block_columns(first_seq: int, bodies: bytes, links: str, after: int = 0) -> list[list]:
+    """A block's events with seq > ``after`` as the 20 columns of ``store.COLUMNS`` (seq, the 17
+    fields, prev_hash, hash), transposed in C: no tuple per event (the bulk path for analytics)."""
+    values = parse_lenient(bodies)
+    index = [i for i, v in enumerate(values) if v is not None and first_seq + i > after]
+    if len(index) != len(values):
+        values = [values[i] for i in index]
+    if not values:
+        return [[] for _ in range(20)]
+    h, n = HASH_CHARS, LINK_CHARS
+    return [[first_seq + i for i in index], *(list(c) for c in zip(*values, strict=True)),
+            [links[i * n:i * n + h] for i in index], [links[i * n + h:(i + 1) * n] for i in index]]
+
+
 def _lines_with(bodies: bytes, needles: tuple[bytes, ...]) -> list[tuple[int, bytes]]:
     """(index, line) of the lines holding every needle, found from the first needle's occurrences
     (a search in C; no split of the whole block when the value is rare)."""

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import secrets
@@ -63,6 +64,7 @@ import polars as pl
 
 from ..config import atomic_write_text
 from ..errors import BackendError, InvalidInput
+from . import blocks
 from .blocks import DamagedBlock, EventFilter
 from .events import ALL_FIELDS
 from .store import COL, BlockReader, damaged
@@ -119,6 +121,19 @@ def frame_from_rows(rows: Sequence[tuple], columns: Sequence[str] = ALL_FIELDS) 
         values = list(zip(*rows[start:start + _CHUNK_ROWS], strict=True))  # rows -> columns
         batches.append(pa.record_batch([_array(values[i], kind) for i, kind in picks], names=list(columns)))
     return pl.from_arrow(pa.Table.from_batches(batches))
+
+
+def frame_from_blocks(parts: Sequence[list[list]], columns: Sequence[str] = ALL_FIELDS) -> pl.DataFrame:
+    """Blocks decoded as columns (``blocks.block_columns``) as one typed frame."""
+    import pyarrow as pa
+
+    if not any(part[0] for part in parts):
+        return pl.DataFrame(schema=_schema(columns))
+    arrays = []
+    for name in columns:
+        i, kind = COL[name], pa.type_for_alias(_ARROW_TYPES[SCHEMA[name]])
+        arrays.append(_array(list(itertools.chain.from_iterable(part[i] for part in parts)), kind))
+    return pl.from_arrow(pa.table(arrays, names=list(columns)))
 
 
 def _array(values: Sequence[Any], kind: Any) -> Any:
@@ -183,10 +198,14 @@ def _reader(conn: sqlite3.Connection) -> BlockReader:
     return BlockReader(lambda sql, params=(): conn.execute(sql, tuple(params)).fetchall())
 
 
-def _rows_after(conn: sqlite3.Connection, seq: int) -> list[tuple]:
+def _frame_after(conn: sqlite3.Connection, seq: int) -> pl.DataFrame:
+    """Every event after ``seq``, all columns, seq order."""
     reader = _reader(conn)
-    return [row for first, last, *_rest in reader.metas() if last > seq
-            for row in reader.block_rows(first) if row[0] > seq]
+    parts = []
+    for first, last, *_rest in reader.metas():
+        if last > seq and (data := reader.block_data(first)) is not None:
+            parts.append(blocks.block_columns(first, data[0], data[1], after=seq))
+    return frame_from_blocks(parts)
 
 
 # ---- column snapshot (SQLite) ---------------------------------------------------------------
@@ -221,7 +240,7 @@ def snapshot_frame(db_path: Path, conn: sqlite3.Connection) -> pl.DataFrame | No
         except _Moved:
             continue  # a concurrent writer replaced a segment: read the new manifest
     # (Re)build: every retained event, saved for next time.
-    frame = frame_from_rows(_rows_after(conn, base_seq))
+    frame = _frame_after(conn, base_seq)
     snap.save([frame], replace=True)
     return frame
 
@@ -279,7 +298,7 @@ class _Snapshot:
         self._forget_others(segments)
         tail = None
         if head_seq > last_seq:
-            tail = frame_from_rows(_rows_after(conn, last_seq))
+            tail = _frame_after(conn, last_seq)
             if tail.height == 0 or tail["prev_hash"][0] != last_hash:
                 raise _Stale
             if tail.height >= SNAPSHOT_SEGMENT_ROWS:

@@ -320,7 +320,13 @@ class AuditLogger:
         database (``columns`` module doc): the same frame, without re-reading
         every row.
         """
-        from .columns import Scan, frame_from_rows, pick_columns, snapshot_frame_for
+        from .columns import (
+            Scan,
+            frame_from_blocks,
+            frame_from_rows,
+            pick_columns,
+            snapshot_frame_for,
+        )
 
         chosen = pick_columns(columns)
         # Parsed once: relative times ("24h") must mean the same instant for blocks and the snapshot.
@@ -333,8 +339,11 @@ class AuditLogger:
             if frame is not None:
                 return frame
         with self.store.read() as reader:
-            rows = [row for first, *_rest in reader.metas(wanted.start, wanted.end, wanted)
-                    for row in reader.block_rows(first, wanted)]
+            metas = reader.metas(wanted.start, wanted.end, wanted)
+            if scan is not None:  # time and type only: whole blocks as columns, filtered by polars
+                parts = [blocks.block_columns(first, *reader.block_data(first)) for first, *_rest in metas]
+                return scan.apply(frame_from_blocks(parts), chosen)
+            rows = [row for first, *_rest in metas for row in reader.block_rows(first, wanted)]
         return frame_from_rows(rows, chosen)
 
     def tail(self, n: int = 10) -> list[AuditEvent]:

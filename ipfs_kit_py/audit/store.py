@@ -257,14 +257,19 @@ class BlockReader:
                 metas.append((first, last, lo, hi))
         return metas
 
-    def block_rows(self, first_seq: int, wanted: EventFilter | None = None) -> list[tuple]:
+    def block_data(self, first_seq: int) -> tuple[bytes, str] | None:
+        """(bodies, links) of the block (or the open tail) starting at ``first_seq``."""
         found = self.run("SELECT bodies, links FROM audit_blocks WHERE first_seq = ?", (first_seq,))
         if found:
-            return blocks.rows(first_seq, bytes(found[0][0]), found[0][1], wanted)
+            return bytes(found[0][0]), found[0][1]
         tail = self.tail()
         if tail.count and tail.first_seq == first_seq:
-            return blocks.rows(first_seq, tail.bodies, tail.links, wanted)
-        return []
+            return tail.bodies, tail.links
+        return None
+
+    def block_rows(self, first_seq: int, wanted: EventFilter | None = None) -> list[tuple]:
+        data = self.block_data(first_seq)
+        return [] if data is None else blocks.rows(first_seq, data[0], data[1], wanted)
 
     def _holding(self, seq: int) -> tuple | None:
         """(first_seq, last_seq, bodies, links) of the block or tail holding ``seq``."""
