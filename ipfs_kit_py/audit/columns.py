@@ -5,7 +5,8 @@ with fixed dtypes, so an empty result has the same schema as a full one.
 ``details`` stays JSON text (``pl.col("details").str.json_decode()`` when a
 query needs inside it).
 
-Frames are built from decoded storage blocks (``frame_from_rows``). Big
+Frames are built from decoded storage blocks: whole blocks as columns
+(``frame_from_blocks``), or filtered rows (``frame_from_rows``). Big
 SQLite logs (``SNAPSHOT_MIN_ROWS`` events or more) also keep a **column
 snapshot** next to the database, ``<audit.db>.columns/``: the events up to
 some ``seq`` as uncompressed Arrow IPC segments (memory-mapped, so loading
