@@ -31,7 +31,9 @@ prev_hash, hash)`` (``store.COLUMNS``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,26 @@ HASH_CHARS = 64
 KEY_FIELDS = (3, 5, 7, 10, 11, 12)  # action, user_id, resource, operation_id, parent_id, session_id
 LINK_CHARS = 2 * HASH_CHARS
 _FIELD = {name: i for i, name in enumerate(EVENT_FIELDS)}
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection while blocks are decoded.
+
+    Decoding makes many short-lived lists and no reference cycles, and a
+    collection in the middle walks every object the process holds: decoding
+    98k events cost 12.5 µs each with collections and 5.9 µs without, in a
+    process holding the 98k event dicts it had logged. Collection resumes
+    afterwards; a process that turned it off itself keeps it off.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class DamagedBlock(Exception):

@@ -185,7 +185,8 @@ def snapshot_frame_for(path: str | os.PathLike, scan: Scan, columns: Sequence[st
     try:
         # One read transaction: the chain state, the snapshot checks and the events added since agree.
         conn.execute("BEGIN")
-        full = snapshot_frame(Path(path), conn)
+        with blocks.gc_paused():
+            full = snapshot_frame(Path(path), conn)
         return None if full is None else scan.apply(full, columns)
     except sqlite3.Error as exc:
         raise BackendError(f"audit store error: {exc}") from exc

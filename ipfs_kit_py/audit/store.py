@@ -563,7 +563,7 @@ class AuditStore:
     @contextmanager
     def read(self) -> Iterator[BlockReader]:
         """A ``BlockReader`` over one read transaction (a consistent view)."""
-        with self._read_lock, self._errors(), self._read_transaction() as run:
+        with self._read_lock, self._errors(), blocks.gc_paused(), self._read_transaction() as run:
             yield BlockReader(run)
 
     def fetchall(self, sql: str, params: tuple | list = ()) -> list[tuple]:
