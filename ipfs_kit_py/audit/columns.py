@@ -66,9 +66,9 @@ import polars as pl
 from ..config import atomic_write_text
 from ..errors import BackendError, InvalidInput
 from . import blocks
-from .blocks import DamagedBlock, EventFilter
+from .blocks import EventFilter
 from .events import ALL_FIELDS
-from .store import COL, BlockReader, damaged
+from .store import COL, BlockReader
 
 _FLOATS = {"timestamp", "duration_ms"}
 _INTS = {"bytes", "seq"}
@@ -190,8 +190,6 @@ def snapshot_frame_for(path: str | os.PathLike, scan: Scan, columns: Sequence[st
         return None if full is None else scan.apply(full, columns)
     except sqlite3.Error as exc:
         raise BackendError(f"audit store error: {exc}") from exc
-    except DamagedBlock as exc:
-        raise damaged(exc) from None
     finally:
         conn.close()
 

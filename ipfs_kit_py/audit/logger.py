@@ -587,7 +587,7 @@ class AuditLogger:
         for first, _last, lo, hi, bodies, links, _keys in self.store.iter_blocks(1):
             if (wanted.start is not None and hi < wanted.start) or (wanted.end is not None and lo >= wanted.end):
                 continue
-            for row in self.store.decode(first, bodies, links, wanted):
+            for row in blocks.rows(first, bytes(bodies), links, wanted):
                 if row[0] <= done:
                     continue  # given already (a block merged while we read)
                 done = row[0]

@@ -62,6 +62,7 @@ import json
 import os
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -288,9 +289,9 @@ class BlockReader:
         found = self._holding(seq)
         if found is None:
             return None
-        lines = found[2].split(b"\n")
-        i = seq - found[0]
-        return blocks.line_row(found[0], lines[i], found[3], seq, offset=i) if i < len(lines) else None
+        out: dict[int, tuple] = {}
+        self._lines_at(out, found[0], found[2], found[3], [seq])
+        return out.get(seq)
 
     def rows_at(self, seqs: list[int]) -> dict[int, tuple]:
         """Decoded rows at the given seqs (each block read and split once)."""
@@ -407,7 +408,7 @@ class WriteTx:
         return self.execute(sql, params).fetchall()
 
 
-class AuditStore:
+class AuditStore(ABC):
     """Shared SQL for both databases; subclasses supply connections and locking."""
 
     integrity_errors: tuple[type[BaseException], ...] = ()
@@ -607,16 +608,10 @@ class AuditStore:
         """Decoded rows with first_seq <= seq <= last_seq, in seq order."""
         done = first_seq - 1
         for first, _last, _lo, _hi, bodies, links, _keys in self.iter_blocks(first_seq, last_seq):
-            for row in self.decode(first, bodies, links):
+            for row in blocks.rows(first, bytes(bodies), links):
                 if row[0] > done and (last_seq is None or row[0] <= last_seq):
                     done = row[0]
                     yield row
-
-    def decode(self, first_seq: int, bodies: Any, links: str, wanted: EventFilter | None = None) -> list[tuple]:
-        try:
-            return blocks.rows(first_seq, bytes(bodies), links, wanted)
-        except DamagedBlock as exc:
-            raise damaged(exc) from None
 
     def find_hash(self, digest: str) -> int | None:
         with self.read() as reader:
@@ -679,14 +674,17 @@ class AuditStore:
         cur.execute(self.sql("DROP TABLE audit_events"), ())
         cur.execute(self.sql("UPDATE audit_chain SET schema_version = ? WHERE id = 1"), (SCHEMA_VERSION,))
 
-    def close(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None:
+        """Close the store's connections."""
 
-    def _write_transaction(self, init: bool = False):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _write_transaction(self, init: bool = False):
+        """Context: (cursor, head row) inside a transaction holding the chain lock."""
 
-    def _read_transaction(self):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def _read_transaction(self):
+        """Context: ``run(sql, params) -> rows`` inside one read transaction."""
 
 
 def _v1_body(values: tuple) -> bytes:
