@@ -13,9 +13,9 @@
     and in memory: what the block layout is measured against.
 - single `log_event` latency p50/p99 (each call returns only once committed;
   timed after the bulk load's writes reached the disk, for the limit too),
-  next to the plain statements of our single-event commit (the open tail row
-  and the head row rewritten: the limit) and one plain row per transaction
-  into the row-per-event table.
+  next to the plain statement of our single-event commit (the chain row with
+  the head and the open tail rewritten, in its own transaction: the limit)
+  and one plain row per transaction into the row-per-event table.
 - a 1-hour window query over the whole log (`query_events`, limit 100, and `count`).
 - `verify` of the whole chain.
 """
@@ -34,8 +34,7 @@ from pathlib import Path
 from ipfs_kit_py.audit.events import GENESIS_HASH, canonical_body, prepare_row
 from ipfs_kit_py.audit.logger import AuditLogger
 from ipfs_kit_py.audit.store import (
-    _SET_HEAD,
-    _SET_TAIL,
+    ADVANCE,
     INSERT_BLOCK,
     SQLiteStore,
     _ids_insert,
@@ -100,7 +99,7 @@ def _connect(target: str) -> sqlite3.Connection:
 def plain_blocks(path: Path, prepared, links, batch: int, singles: int) -> tuple[float, list[float]]:
     """Seconds to insert the block and id rows of ``batch``-sized commits into our schema (the same
     statements the store runs), then the latency (µs) of ``singles`` more one-event commits as the
-    store makes them: the open tail row rewritten with the event added, and the head row."""
+    store makes them: the chain row (head and open tail, the event added) rewritten by one statement."""
     SQLiteStore(path).close()  # the real schema, empty
     db = _connect(str(path))
     n = len(prepared) - singles
@@ -117,18 +116,21 @@ def plain_blocks(path: Path, prepared, links, batch: int, singles: int) -> tuple
     elapsed = time.perf_counter() - t0
     settle()
     latencies = []
-    tail_bodies, tail_links = b"", ""
+    head = links[n - 1]
+    db.execute("UPDATE audit_chain SET head_seq = ?, head_hash = ?, tail_first_seq = ?, tail_bodies = ?,"
+               " tail_links = ''", (head[0], head[2], head[0] + 1, b""))
+    old = (head[0], head[2], head[0] + 1, b"", "")
     for i in range(n, len(prepared)):
         (row, body), (seq, prev, digest) = prepared[i], links[i]
-        if len(tail_bodies) > 3000:
-            tail_bodies, tail_links = b"", ""
-        tail_bodies, tail_links = tail_bodies + b"\n" + body, tail_links + prev + digest
+        _s, _h, first, bodies, link_text = old
+        if len(bodies) > 3000:  # the store seals a full tail into a block; the limit starts over
+            first, bodies, link_text = seq, b"", ""
+        new = (first, bodies + b"\n" + body if bodies else body, link_text + prev + digest)
         t1 = time.perf_counter()
-        db.execute("BEGIN IMMEDIATE")
-        db.execute(_SET_TAIL, (seq, tail_bodies, tail_links))
-        db.execute(_SET_HEAD, (seq, row[0], digest))
-        db.execute("COMMIT")
+        changed = db.execute(ADVANCE, (seq, row[0], digest, *new, *old)).rowcount
         latencies.append((time.perf_counter() - t1) * 1e6)
+        assert changed == 1, "the limit's commit must write"
+        old = (seq, digest, *new)
     db.close()
     return elapsed, sorted(latencies)
 

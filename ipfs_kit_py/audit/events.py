@@ -105,6 +105,19 @@ def new_event_id(timestamp: float | None = None) -> str:
     return prefix + _random_bits(128).to_bytes(16, "little").translate(_RANDOM_CHARS).decode("ascii")
 
 
+def new_event_ids(times: list[float]) -> list[str]:
+    """``new_event_id`` for each timestamp, the random part made in one piece for the batch."""
+    chars = _random_bits(128 * len(times)).to_bytes(16 * len(times), "little").translate(_RANDOM_CHARS).decode("ascii")
+    ids = []
+    last_ms, prefix = -1, ""
+    for start, t in zip(range(0, len(chars), 16), times, strict=True):
+        ms = int(t * 1000)
+        if ms != last_ms:
+            last_ms, prefix = ms, _time_chars(ms)
+        ids.append(prefix + chars[start:start + 16])
+    return ids
+
+
 def _time_chars(ms: int) -> str:
     global _last_time_chars
     p = _PAIRS
@@ -408,6 +421,19 @@ def details_text(details: Any) -> str:
         return text
     except (ValueError, TypeError) as exc:  # NaN, non-string keys of mixed types, cycles, surrogates
         raise InvalidInput(f"details cannot be stored as JSON: {exc}") from exc
+
+
+def stored_details(details: Any, text: str) -> dict[str, Any]:
+    """The details an event holds once stored (``text``: ``details_text(details)``).
+
+    A copy of ``details`` when its text was written from its values as they
+    are (flat, safe scalars: they read back identical), saving the parse.
+    """
+    if details is None or text == "{}":
+        return {}
+    if details.__class__ is dict and _flat_safe(details):
+        return dict(sorted(details.items()))
+    return json.loads(text)
 
 
 def event_from_row(row: tuple, seq: int | None = None, prev_hash: str | None = None,

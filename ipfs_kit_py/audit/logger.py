@@ -48,6 +48,7 @@ from typing import IO, Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from . import blocks
+from .batch import prepare_batch
 from .blocks import DamagedBlock, EventFilter
 from .chain import ChainHead, ChainVerifier, VerifyResult, check_hash
 from .events import (
@@ -59,6 +60,7 @@ from .events import (
     event_row,
     prepare_row,
     row_from_fields,
+    stored_details,
 )
 from .importers import ImportReport, SkippedLine, parse_file
 from .store import COL, INSERT_BLOCK, BlockReader, WriteTx, open_store
@@ -91,10 +93,11 @@ class PruneResult:
 class _Request:
     """Events one caller waits for in the group-commit queue."""
 
-    __slots__ = ("prepared", "links", "error", "done")
+    __slots__ = ("prepared", "fresh_ids", "links", "error", "done")
 
-    def __init__(self, prepared: list[tuple[tuple, bytes]]):
+    def __init__(self, prepared: list[tuple[tuple, bytes]], fresh_ids: bool):
         self.prepared = prepared
+        self.fresh_ids = fresh_ids
         self.links: list[tuple[int, str, str]] = []
         self.error: BaseException | None = None
         self.done = False
@@ -106,7 +109,7 @@ def _row_event(row: tuple) -> AuditEvent:
 
 
 class AuditLogger:
-    def __init__(self, url: str | None = None, *, path: str | os.PathLike | None = None,
+    def __init__(self, url: str | os.PathLike | None = None, *, path: str | os.PathLike | None = None,
                  synchronous: str = "normal"):
         self.store = open_store(url, path, synchronous)
         self.url = url
@@ -152,8 +155,8 @@ class AuditLogger:
         row = event_row(event_type, action, status, user_id, source_ip, resource, resource_type, backend,
                         operation_id, parent_id, session_id, duration_ms, bytes, severity, details, timestamp,
                         event_id)
-        ((seq, prev, digest),) = self._commit([(row, canonical_body(row))])
-        return event_from_row(row, seq, prev, digest)
+        ((seq, prev, digest),) = self._commit([(row, canonical_body(row))], event_id is None)
+        return AuditEvent(*row[:16], stored_details(details, row[16]), seq, prev, digest)
 
     def log_events(self, events: Iterable[dict[str, Any] | AuditEvent]) -> list[str]:
         """Commit many events in one transaction; returns their event ids in order.
@@ -162,8 +165,17 @@ class AuditLogger:
         and ``action`` required) or an unsaved ``AuditEvent``. Nothing is
         written if any item is invalid.
         """
+        items = events if events.__class__ is list else list(events)
+        prepared = prepare_batch(items)
+        if prepared is None:  # something to convert or refuse: event by event, naming the first bad one
+            prepared = self._prepare_each(items)
+        self._commit(prepared, False)
+        return [row[0] for row, _ in prepared]
+
+    @staticmethod
+    def _prepare_each(items: list) -> list[tuple[tuple, bytes]]:
         prepared = []
-        for index, item in enumerate(events):
+        for index, item in enumerate(items):
             try:
                 if item.__class__ is not dict or "seq" in item or "hash" in item or "prev_hash" in item:
                     item = _event_fields(item, index)
@@ -172,11 +184,17 @@ class AuditLogger:
                 text = str(exc)
                 raise InvalidInput(text if text.startswith(f"event {index}") else f"event {index}: {text}") from None
             prepared.append((row, canonical_body(row)))
-        self._commit(prepared)
-        return [row[0] for row, _ in prepared]
+        return prepared
 
-    def _commit(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
-        request = _Request(prepared)
+    def _commit(self, prepared: list[tuple[tuple, bytes]], fresh_ids: bool) -> list[tuple[int, str, str]]:
+        """Commit in a group with other threads' waiting events; ``fresh_ids``: ids made by ``event_row``."""
+        if self._commit_lock.acquire(blocking=False):  # nobody writing
+            try:
+                if not self._pending:  # and nobody waiting: write alone, no group bookkeeping
+                    return self.store.append(prepared, fresh_ids)
+            finally:
+                self._commit_lock.release()
+        request = _Request(prepared, fresh_ids)
         with self._pending_lock:
             self._pending.append(request)
         with self._commit_lock:
@@ -190,7 +208,8 @@ class AuditLogger:
 
     def _write_group(self, batch: list[_Request]) -> None:
         try:
-            links = self.store.append([item for req in batch for item in req.prepared])
+            links = self.store.append([item for req in batch for item in req.prepared],
+                                      all(req.fresh_ids for req in batch))
         except BaseException as exc:
             if len(batch) > 1 and isinstance(exc, Conflict):
                 # One caller's bad event must not fail the others: retry alone.
@@ -426,6 +445,10 @@ class AuditLogger:
         if first <= base.seq:
             raise InvalidInput(f"events up to seq {base.seq} were pruned; verify from seq {base.seq + 1}")
         if last > head.seq:
+            if expect_hash is not None and start_seq is None:  # an anchored head the log no longer reaches
+                return VerifyResult(ok=False, checked=0, first_bad_seq=head.seq + 1, problem="deleted",
+                                    reason=f"the log ends at seq {head.seq}, before the anchored seq {last}: the"
+                                    " events after it were deleted")
             raise InvalidInput(f"the log ends at seq {head.seq}; cannot verify up to seq {last}")
         if first > last + 1:
             raise InvalidInput(f"empty range: start seq {first} is after end seq {last}")

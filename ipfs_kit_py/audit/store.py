@@ -1,29 +1,32 @@
 """SQL storage for the audit log: SQLite (default) and PostgreSQL, one schema.
 
-Tables (same in both databases; schema version 2):
+Tables (same in both databases; schema version 3):
 
 - ``audit_blocks``: the events, in blocks of consecutive ``seq`` (layout and
   why: ``blocks``). Columns: ``first_seq`` (primary key), ``last_seq``,
   ``min_ts``/``max_ts`` (the block's time range; indexed on ``max_ts``),
   ``bodies`` (each event's canonical JSON, the bytes its hash covers),
   ``links`` (each event's prev_hash + hash). A committed batch is one block
-  (split above ``MAX_BLOCK`` events). Single events join the open tail
-  (``audit_tail``, one row kept within a page, so a commit rewrites one small
-  row); when it is full it is sealed into a block, and ``MERGE_RUN`` small
-  blocks in a row at the end of the log are merged into one, until blocks
-  reach ``SMALL_BLOCK`` events.
-- ``audit_tail``: a single row: the newest events not yet in a block
-  (``first_seq``, ``bodies``, ``links`` as in a block). Their ids are checked
-  against the id index and the tail when they join it.
+  (split above ``MAX_BLOCK`` events). Single events join the open tail,
+  kept in the chain row; when it is full it is sealed into a block, and
+  ``MERGE_RUN`` small blocks in a row at the end of the log are merged into
+  one, until blocks reach ``SMALL_BLOCK`` events.
 - ``audit_event_ids``: ``event_id`` -> ``seq``. Its primary key makes ids
-  unique in a log and finds an event by id.
-- ``audit_chain``: a single row: the head (last seq, event id, hash) and the
-  base (the anchor left by ``prune``: last pruned seq and its hash; seq 0 and
-  the genesis hash when nothing was pruned).
+  unique in a log and finds an event by id. Events in the open tail are
+  checked against it and the tail when they join, and enter it when sealed.
+- ``audit_chain``: a single row, kept within one database page: the head
+  (last seq, event id, hash), the open tail (``tail_first_seq``,
+  ``tail_bodies``, ``tail_links``: the newest events not yet in a block, as in
+  a block) and the base (the anchor left by ``prune``: last pruned seq and its
+  hash; seq 0 and the genesis hash when nothing was pruned). Head and tail
+  share the row so that a single event's commit is one small row rewritten:
+  one statement, one page.
 
-A version 1 log (a row per event in ``audit_events``) is converted in place
-the first time it is opened; stored bytes are re-encoded to the canonical
-form, so an event edited before the conversion still fails ``verify``.
+Older logs are converted in place the first time they are opened: version 1
+(a row per event in ``audit_events``) into blocks, stored bytes re-encoded to
+the canonical form, so an event edited before the conversion still fails
+``verify``; version 2 (the tail in a table of its own) by moving the tail into
+the chain row.
 
 Writes: one transaction appends a batch. The head row is read under a write
 lock — SQLite ``BEGIN IMMEDIATE`` (one writer per database file, other
@@ -77,13 +80,13 @@ from .blocks import LINK_CHARS, DamagedBlock, EventFilter
 from .chain import ChainHead, chain_hash
 from .events import ALL_FIELDS, GENESIS_HASH, canonical_body
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The shape of a decoded row: seq, the 17 event fields (details as JSON text), prev_hash, hash.
 COLUMNS = ("seq",) + ALL_FIELDS[:17] + ("prev_hash", "hash")
 COL = {name: i for i, name in enumerate(COLUMNS)}
 
 MAX_BLOCK = 4096  # events per block at most (a bigger batch is split)
-TAIL_BYTES = 3800  # the open tail stays within one database page (bodies + links) ...
+TAIL_BYTES = 3700  # the chain row with the open tail stays within one database page ...
 TAIL_EVENTS = 64  # ... and holds at most this many events
 SMALL_BLOCK = 256  # blocks smaller than this at the end of the log are merged ...
 MERGE_RUN = 8  # ... once there are this many of them in a row
@@ -95,13 +98,6 @@ CREATE TABLE IF NOT EXISTS audit_blocks (
     min_ts {float_type} NOT NULL,
     max_ts {float_type} NOT NULL,
     keys {blob_type} NOT NULL,
-    bodies {blob_type} NOT NULL,
-    links TEXT NOT NULL
-)"""
-_TAIL_DDL = """
-CREATE TABLE IF NOT EXISTS audit_tail (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    first_seq {int_type} NOT NULL,
     bodies {blob_type} NOT NULL,
     links TEXT NOT NULL
 )"""
@@ -119,25 +115,35 @@ CREATE TABLE IF NOT EXISTS audit_chain (
     base_seq {int_type} NOT NULL,
     base_event_id TEXT,
     base_hash TEXT NOT NULL,
-    schema_version INTEGER NOT NULL
+    schema_version INTEGER NOT NULL,
+    tail_first_seq {int_type},
+    tail_bodies {blob_type},
+    tail_links TEXT
 )"""
+# The open tail's columns, added to a version 2 chain row (nullable: a NULL tail reads as empty).
+_TAIL_COLUMNS = (("tail_first_seq", "{int_type}"), ("tail_bodies", "{blob_type}"), ("tail_links", "TEXT"))
 _INDEXES = ("CREATE INDEX IF NOT EXISTS audit_blocks_time ON audit_blocks (max_ts)",)
 _CHAIN_INIT = (
     "INSERT INTO audit_chain (id, head_seq, head_event_id, head_hash, base_seq, base_event_id,"
-    " base_hash, schema_version) VALUES (1, 0, NULL, ?, 0, NULL, ?, ?) ON CONFLICT (id) DO NOTHING"
+    " base_hash, schema_version, tail_first_seq, tail_bodies, tail_links)"
+    " VALUES (1, 0, NULL, ?, 0, NULL, ?, ?, 1, ?, '') ON CONFLICT (id) DO NOTHING"
 )
 BLOCK_COLUMNS = "first_seq, last_seq, min_ts, max_ts, bodies, links, keys"
 INSERT_BLOCK = f"INSERT INTO audit_blocks ({BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 INSERT_ID = "INSERT INTO audit_event_ids (event_id, seq) VALUES (?, ?)"
-_TAIL = "SELECT first_seq, bodies, links FROM audit_tail WHERE id = 1"
-_TAIL_INIT = ("INSERT INTO audit_tail (id, first_seq, bodies, links) SELECT 1, head_seq + 1, ?, '' FROM audit_chain"
-              " WHERE id = 1 ON CONFLICT (id) DO NOTHING")
-_SET_TAIL = "UPDATE audit_tail SET first_seq = ?, bodies = ?, links = ? WHERE id = 1"
-# One statement for the single-event commit: head, open tail, and whether the event id is taken.
-_HEAD_TAIL_ID = ("SELECT c.head_seq, c.head_hash, t.first_seq, t.bodies, t.links,"
-                 " (SELECT seq FROM audit_event_ids WHERE event_id = ?)"
-                 " FROM audit_chain c LEFT JOIN audit_tail t ON t.id = 1 WHERE c.id = 1")
+_TAIL = "SELECT tail_first_seq, tail_bodies, tail_links FROM audit_chain WHERE id = 1"
+_SET_TAIL = "UPDATE audit_chain SET tail_first_seq = ?, tail_bodies = ?, tail_links = ? WHERE id = 1"
+# One statement for a commit's reads: head, open tail, and whether a single event's id is taken.
+_HEAD_TAIL_ID = ("SELECT head_seq, head_hash, tail_first_seq, tail_bodies, tail_links,"
+                 " (SELECT seq FROM audit_event_ids WHERE event_id = ?) FROM audit_chain WHERE id = 1")
 _SET_HEAD = "UPDATE audit_chain SET head_seq = ?, head_event_id = ?, head_hash = ? WHERE id = 1"
+_SET_HEAD_TAIL = ("UPDATE audit_chain SET head_seq = ?, head_event_id = ?, head_hash = ?, tail_first_seq = ?,"
+                  " tail_bodies = ?, tail_links = ? WHERE id = 1")
+# A single event's whole commit, when the head and tail are still as this process last wrote
+# them (no other writer since): one statement in its own transaction.
+ADVANCE = _SET_HEAD_TAIL + (" AND head_seq = ? AND head_hash = ? AND tail_first_seq = ? AND tail_bodies = ?"
+                            " AND tail_links = ?")
+_ID_SEQ = "SELECT seq FROM audit_event_ids WHERE event_id = ?"
 _HEAD = "SELECT head_seq, head_event_id, head_hash, base_seq, base_event_id, base_hash FROM audit_chain WHERE id = 1"
 _V1_COLUMNS = ("seq, event_id, timestamp, event_type, action, status, user_id, source_ip, resource, resource_type,"
                " backend, operation_id, parent_id, session_id, duration_ms, bytes, severity, details, prev_hash, hash")
@@ -202,8 +208,8 @@ class Tail(NamedTuple):
 
 
 def tail_of(found: list, head_seq: int) -> Tail:
-    """The tail from a ``_TAIL`` query (empty, starting after the head, when its row is missing)."""
-    if not found or found[0][0] is None:
+    """The tail from a ``_TAIL`` query (empty, starting after the head, when its columns were nulled)."""
+    if not found or found[0][0] is None or found[0][1] is None or found[0][2] is None:
         return Tail(head_seq + 1, b"", "")
     first, bodies, links = found[0]
     return Tail(first, bytes(bodies), links)
@@ -369,10 +375,7 @@ class WriteTx:
     @property
     def tail(self) -> Tail:
         if self._tail is None:
-            found = self.query(_TAIL)
-            self._tail = tail_of(found, self.head.seq)
-            if not found:
-                self.store._restore_tail(self.cur, self._tail)
+            self._tail = tail_of(self.query(_TAIL), self.head.seq)
         return self._tail
 
     def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
@@ -389,6 +392,7 @@ class WriteTx:
         """Move the open tail into a block (prune works on blocks only)."""
         if self.tail.count:
             self._tail, written = self.store._seal(self.cur, self.tail, [], [])
+            self.execute(_SET_TAIL, self._tail)
             self.reader = BlockReader(self.query)
             self.written += written
 
@@ -425,8 +429,12 @@ class AuditStore(ABC):
         return text
 
     # ---- writing ------------------------------------------------------------
-    def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
-        """Chain and commit events in one transaction; (seq, prev_hash, hash) for each."""
+    def append(self, prepared: list[tuple[tuple, bytes]], fresh_ids: bool = False) -> list[tuple[int, str, str]]:
+        """Chain and commit events in one transaction; (seq, prev_hash, hash) for each.
+
+        ``fresh_ids``: every id was just generated (a ULID's 80 random bits):
+        the single-event path may skip looking it up.
+        """
         with self.write() as tx:
             return tx.append(prepared)
 
@@ -462,16 +470,16 @@ class AuditStore(ABC):
             first = tail.first_seq if tail.count else links[0][0]
             tail = Tail(first, tail.bodies + b"\n" + bodies if tail.count else bodies,
                         tail.links + "".join([prev + digest for _seq, prev, digest in links]))
-            cur.execute(self.sql(_SET_TAIL), (tail.first_seq, tail.bodies, tail.links))
             written = len(tail.bodies) + len(tail.links)
         else:
             tail, written = self._seal(cur, tail, prepared, links)
-        cur.execute(self.sql(_SET_HEAD), (links[-1][0], prepared[-1][0][0], links[-1][2]))
+        cur.execute(self.sql(_SET_HEAD_TAIL), (links[-1][0], prepared[-1][0][0], links[-1][2], *tail))
         return links, tail, written
 
     def _seal(self, cur: Any, tail: Tail, prepared: list[tuple[tuple, bytes]],
               links: list[tuple[int, str, str]]) -> tuple[Tail, int]:
-        """Store the tail's events and ``prepared`` as block(s) with their ids; the tail starts empty."""
+        """Store the tail's events and ``prepared`` as block(s) with their ids; returns the empty tail
+        that follows (for the caller to write with the head) and the bytes written."""
         records: list[tuple] = []
         if tail.count:
             lines = tail.bodies.split(b"\n")
@@ -491,15 +499,9 @@ class AuditStore(ABC):
                                if row is not None and row[0].__class__ is str])
         written = sum(len(r[4]) + len(r[5]) + len(r[6]) for r in records)
         empty = Tail(records[-1][1] + 1, b"", "")
-        cur.execute(self.sql(_SET_TAIL), (empty.first_seq, empty.bodies, empty.links))
         if len(prepared) < SMALL_BLOCK:
             written += self._merge_small_blocks(cur, records[-1][1])
         return empty, written
-
-    def _restore_tail(self, cur: Any, tail: Tail) -> None:
-        """The tail row was deleted (by hand): make an empty one after the head; verify reports the loss."""
-        cur.execute(self.sql("INSERT INTO audit_tail (id, first_seq, bodies, links) VALUES (1, ?, ?, '')"),
-                    (tail.first_seq, b""))
 
     def _check_unused(self, cur: Any, prepared: list[tuple[tuple, bytes]], tail: Tail,
                       looked_up: tuple | None) -> None:
@@ -634,20 +636,25 @@ class AuditStore(ABC):
 
     # ---- schema ---------------------------------------------------------------
     def _ddl(self) -> list[str]:
-        return [_BLOCKS_DDL.format(**self._types), _TAIL_DDL.format(**self._types),
-                _IDS_DDL.format(**self._types), _CHAIN_DDL.format(**self._types), *_INDEXES]
+        return [_BLOCKS_DDL.format(**self._types), _IDS_DDL.format(**self._types), _CHAIN_DDL.format(**self._types),
+                *_INDEXES]
 
     def _create_schema(self, cur: Any) -> None:
         for stmt in self._ddl():
             cur.execute(self.sql(stmt), ())
-        cur.execute(self.sql(_CHAIN_INIT), (GENESIS_HASH, GENESIS_HASH, SCHEMA_VERSION))
         cur.execute(self.sql("SELECT schema_version FROM audit_chain WHERE id = 1"), ())
-        version = cur.fetchone()[0]
+        found = cur.fetchone()
+        if found is None:
+            cur.execute(self.sql(_CHAIN_INIT), (GENESIS_HASH, GENESIS_HASH, SCHEMA_VERSION, b""))
+            return
+        version = found[0]
+        if version not in (1, 2, SCHEMA_VERSION):
+            raise InvalidInput(f"audit store has schema version {version}; this ipfs-kit reads version {SCHEMA_VERSION}")
         if version == 1:
             self._convert_v1(cur)
-        elif version != SCHEMA_VERSION:
-            raise InvalidInput(f"audit store has schema version {version}; this ipfs-kit reads version {SCHEMA_VERSION}")
-        cur.execute(self.sql(_TAIL_INIT), (b"",))
+        if version in (1, 2):
+            self._convert_v2(cur)
+            cur.execute(self.sql("UPDATE audit_chain SET schema_version = ? WHERE id = 1"), (SCHEMA_VERSION,))
 
     def _convert_v1(self, cur: Any) -> None:
         """Move a version 1 log (a row per event) into blocks, in the opening transaction."""
@@ -672,7 +679,21 @@ class AuditStore(ABC):
                     run_start = i
             after = rows[-1][0]
         cur.execute(self.sql("DROP TABLE audit_events"), ())
-        cur.execute(self.sql("UPDATE audit_chain SET schema_version = ? WHERE id = 1"), (SCHEMA_VERSION,))
+
+    def _convert_v2(self, cur: Any) -> None:
+        """Move the open tail from its own table (version 2; none in version 1) into the chain row."""
+        for name, kind in _TAIL_COLUMNS:
+            cur.execute(self.sql(f"ALTER TABLE audit_chain ADD COLUMN {name} {kind.format(**self._types)}"), ())
+        cur.execute(self.sql("CREATE TABLE IF NOT EXISTS audit_tail (id INTEGER PRIMARY KEY, first_seq {int_type},"
+                             " bodies {blob_type}, links TEXT)".format(**self._types)), ())
+        cur.execute(self.sql(
+            "UPDATE audit_chain SET tail_first_seq = (SELECT first_seq FROM audit_tail WHERE id = 1),"
+            " tail_bodies = (SELECT bodies FROM audit_tail WHERE id = 1),"
+            " tail_links = (SELECT links FROM audit_tail WHERE id = 1) WHERE id = 1"), ())
+        # No tail row (version 1, or deleted by hand): an empty tail after the head (verify reports a loss).
+        cur.execute(self.sql("UPDATE audit_chain SET tail_first_seq = head_seq + 1, tail_bodies = ?, tail_links = ''"
+                             " WHERE id = 1 AND tail_first_seq IS NULL"), (b"",))
+        cur.execute(self.sql("DROP TABLE audit_tail"), ())
 
     @abstractmethod
     def close(self) -> None:
@@ -752,6 +773,8 @@ class SQLiteStore(AuditStore):
         self._reader = self._connect(synchronous)
         self._wal_pages = 0
         self._written = 0
+        # (head seq, head hash, open tail) as this process last committed them, for ``ADVANCE``.
+        self._state: tuple[int, str, Tail] | None = None
         self._checkpoint_queued = False
         self._checkpoint_lock = threading.Lock()
         self._checkpoint_conn: sqlite3.Connection | None = None
@@ -781,6 +804,7 @@ class SQLiteStore(AuditStore):
     def _write_transaction(self, init: bool = False):
         conn = self._writer
         self._written = 0
+        self._state = None  # written through WriteTx: the next single event reads the chain row again
         # IMMEDIATE takes the database write lock now, before the head is read.
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -800,37 +824,71 @@ class SQLiteStore(AuditStore):
         conn.execute("COMMIT")
         self._after_commit(self._written)
 
-    def append(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
+    def append(self, prepared: list[tuple[tuple, bytes]], fresh_ids: bool = False) -> list[tuple[int, str, str]]:
         # The same transaction as ``write()`` without its WriteTx and nested
         # context managers: this is the path of every single ``log_event``.
         if not prepared:
             return []
+        with self._write_lock:  # errors translated inline: a context manager per event costs
+            if len(prepared) == 1 and self._state is not None:
+                links = self._advance(prepared[0], fresh_ids)
+                if links is not None:
+                    return links
+            return self._append_locked(prepared)
+
+    def _advance(self, item: tuple[tuple, bytes], fresh_id: bool) -> list[tuple[int, str, str]] | None:
+        """Commit one event with the single ``ADVANCE`` statement, from the head and tail this
+        process last wrote; None (nothing written) when the tail is full or another writer (or a
+        hand edit) changed the chain row since: the caller takes the full path."""
+        head_seq, head_hash, tail = self._state
+        row, body = item
+        if (len(tail.bodies) + len(tail.links) + len(body) + LINK_CHARS + 1 > TAIL_BYTES
+                or tail.count >= TAIL_EVENTS):
+            return None
+        cur = self._cursor
+        try:
+            if not fresh_id:
+                self._check_unused(cur, [item], tail, (cur.execute(_ID_SEQ, (row[0],)).fetchall() or [(None,)])[0])
+            digest = chain_hash(head_hash, body)
+            seq = head_seq + 1
+            new = (Tail(tail.first_seq, tail.bodies + b"\n" + body, tail.links + head_hash + digest) if tail.count
+                   else Tail(seq, body, head_hash + digest))
+            cur.execute(ADVANCE, (seq, row[0], digest, *new, head_seq, head_hash, *tail))
+            if cur.rowcount != 1:
+                self._state = None
+                return None
+        except sqlite3.Error as exc:
+            self._state = None
+            raise self._translate(exc) from exc
+        self._state = (seq, digest, new)
+        self._after_commit(len(new.bodies) + len(new.links))
+        return [(seq, head_hash, digest)]
+
+    def _append_locked(self, prepared: list[tuple[tuple, bytes]]) -> list[tuple[int, str, str]]:
+        """The full commit: head and tail read under the database write lock."""
         conn = self._writer
         single = len(prepared) == 1
-        with self._write_lock:  # errors translated inline: a context manager per event costs
-            cur = self._cursor
+        cur = self._cursor
+        self._state = None
+        try:
+            cur.execute("BEGIN IMMEDIATE")
             try:
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    found = cur.execute(_HEAD_TAIL_ID, (prepared[0][0][0] if single else None,)).fetchall()
-                    if not found:
-                        raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
-                    head_seq, head_hash, first, bodies, links_text, taken = found[0]
-                    if first is None:
-                        tail = Tail(head_seq + 1, b"", "")
-                        self._restore_tail(cur, tail)
-                    else:
-                        tail = Tail(first, bodies, links_text)
-                    links, _tail, written = self._append(cur, head_seq, head_hash, tail, prepared,
-                                                         (taken,) if single else None)
-                except BaseException:
-                    if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
-                        conn.execute("ROLLBACK")
-                    raise
-                cur.execute("COMMIT")
-            except (sqlite3.Error, DamagedBlock) as exc:
-                raise self._translate(exc) from exc
-            self._after_commit(written)
+                found = cur.execute(_HEAD_TAIL_ID, (prepared[0][0][0] if single else None,)).fetchall()
+                if not found:
+                    raise InvalidInput(f"{self.path} is not an ipfs-kit audit log (no chain row)")
+                head_seq, head_hash, *tail_columns, taken = found[0]
+                tail = tail_of([tail_columns], head_seq)
+                links, new_tail, written = self._append(cur, head_seq, head_hash, tail, prepared,
+                                                        (taken,) if single else None)
+            except BaseException:
+                if conn.in_transaction:  # SQLite already rolled back on disk full / I/O errors
+                    conn.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        except (sqlite3.Error, DamagedBlock) as exc:
+            raise self._translate(exc) from exc
+        self._state = (links[-1][0], links[-1][2], new_tail)
+        self._after_commit(written)
         return links
 
     def _after_commit(self, written: int) -> None:
@@ -967,7 +1025,12 @@ class PostgresStore(AuditStore):
                 conn.close()
 
 
-def open_store(url: str | None, path: str | os.PathLike | None, synchronous: str = "normal") -> AuditStore:
+def open_store(url: str | os.PathLike | None, path: str | os.PathLike | None,
+               synchronous: str = "normal") -> AuditStore:
+    if isinstance(url, os.PathLike):  # AuditLogger(Path(...)): a database file
+        url, path = None, url
+    if url is not None and not isinstance(url, str):
+        raise InvalidInput(f"audit url must be a string or a path, not {type(url).__name__}")
     if url and url.startswith(("postgresql://", "postgres://")):
         return PostgresStore(url)
     if url and url.startswith("sqlite:"):

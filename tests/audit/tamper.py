@@ -2,7 +2,7 @@
 
 Works on the storage layout directly (``audit_blocks``: a block's ``bodies``
 are the events' JSON joined by newlines, ``links`` their prev_hash + hash,
-128 hex characters each; ``audit_tail``: the same for the newest events), through any ``query(sql, params) -> rows`` and
+128 hex characters each; the chain row's ``tail_*`` columns: the same for the newest events), through any ``query(sql, params) -> rows`` and
 ``execute(sql, params)`` pair: plain sqlite3 or psycopg, never the logger.
 """
 
@@ -26,10 +26,10 @@ class Tamper:
         self.query, self.execute = query, execute
 
     def _blocks(self) -> list[list]:
-        """Every block, then the open tail (``audit_tail``: the newest events, not yet in a block)."""
+        """Every block, then the open tail (in the chain row: the newest events, not yet in a block)."""
         rows = self.query("SELECT first_seq, last_seq, bodies, links FROM audit_blocks ORDER BY first_seq")
         out = [[first, last, bytes(bodies).split(b"\n"), _split(links), "block"] for first, last, bodies, links in rows]
-        for first, bodies, links in self.query("SELECT first_seq, bodies, links FROM audit_tail"):
+        for first, bodies, links in self.query("SELECT tail_first_seq, tail_bodies, tail_links FROM audit_chain"):
             if links:
                 out.append([first, first + len(links) // LINK - 1, bytes(bodies).split(b"\n"), _split(links), "tail"])
         return out
@@ -42,7 +42,8 @@ class Tamper:
 
     def _save(self, block: list) -> None:
         if block[4] == "tail":
-            self.execute("UPDATE audit_tail SET bodies = ?, links = ?", (b"\n".join(block[2]), "".join(block[3])))
+            self.execute("UPDATE audit_chain SET tail_bodies = ?, tail_links = ?",
+                         (b"\n".join(block[2]), "".join(block[3])))
             return
         self.execute("UPDATE audit_blocks SET bodies = ?, links = ?, last_seq = ? WHERE first_seq = ?",
                      (b"\n".join(block[2]), "".join(block[3]), block[1], block[0]))

@@ -101,16 +101,24 @@ def test_a_rewound_or_deleted_chain_head_is_detected(target, log, layout):
     target.raw_execute("UPDATE audit_chain SET head_seq = 3, head_hash = ?", (head_hash,))
     result = log.verify()
     assert not result.ok and result.problem == "head" and result.first_bad_event_id == ids[3]
-    # Deleted outright: the next open makes an empty head; the events past it still show.
+    anchored = log.get_event(ids[-1])  # what `audit checkpoint` anchors
+    # Deleted outright: the next open makes an empty head. Events in blocks still show; the open
+    # tail lives in the chain row and goes with it, as truncation that a checkpoint reveals.
     target.raw_execute("DELETE FROM audit_chain")
     with target.open() as reopened:
-        result = reopened.verify()
-    assert not result.ok and result.first_bad_seq == 1 and result.first_bad_event_id == ids[0]
+        if layout == "block":
+            result = reopened.verify()
+            assert not result.ok and result.first_bad_seq == 1 and result.first_bad_event_id == ids[0]
+        result = reopened.verify(end_seq=anchored.seq, expect_hash=anchored.hash)
+        assert not result.ok and result.problem == "deleted" and result.first_bad_seq == 1
+        assert "before the anchored seq 10" in result.reason
 
 
-def test_a_deleted_tail_row_is_detected(target, log):
+@pytest.mark.parametrize("wipe", ["tail_first_seq = NULL, tail_bodies = NULL, tail_links = NULL",
+                                  "tail_bodies = ?, tail_links = ''"])
+def test_a_wiped_tail_is_detected(target, log, wipe):
     _fill(log)
-    target.raw_execute("DELETE FROM audit_tail")
+    target.raw_execute(f"UPDATE audit_chain SET {wipe}", (b"",) if "?" in wipe else ())
     with target.open() as reopened:
         result = reopened.verify()
         assert not result.ok and result.problem == "deleted" and "head is seq 10" in result.reason
@@ -255,7 +263,7 @@ def test_block_keys_edited_to_hide_events_are_detected(target, log):
 
 def test_logging_goes_on_after_the_open_tail_was_damaged(target, log):
     ids = _fill(log, n=3)
-    target.raw_execute("UPDATE audit_tail SET bodies = ?", (b"garbage\nmore\njunk",))
+    target.raw_execute("UPDATE audit_chain SET tail_bodies = ?", (b"garbage\nmore\njunk",))
     # Enough events to seal the tail: the damaged events are kept in a block of their own.
     later = [log.log_event("data", "content.cat", user_id="u", resource=f"x{i}").event_id for i in range(40)]
     assert [e.event_id for e in log.query_events(start_time=time.time() - 3600, limit=None, order="asc")] == later

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ipfs_kit_py.audit import AuditLogger
 from ipfs_kit_py.audit import store as audit_store
 from ipfs_kit_py.audit.events import canonical_body, details_text, prepare_row
-from ipfs_kit_py.errors import InvalidInput
+from ipfs_kit_py.errors import Conflict, InvalidInput
 
 # The documented canonical form, written the slow, obvious way.
 _REFERENCE_ROW = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -106,3 +106,33 @@ def test_the_wal_stays_bounded_under_a_steady_writer(tmp_path):
             largest = max(largest, wal.stat().st_size)
         assert log.count() == 40_000
     assert largest < 24 << 20, f"WAL grew to {largest / 2**20:.0f} MiB"
+
+
+def test_single_events_from_two_loggers_interleave_into_one_chain(tmp_path):
+    # Each logger commits a single event from the chain row it last wrote; the other's commits
+    # in between must send it back to read the row (no fork, no lost or repeated event).
+    path = tmp_path / "audit.db"
+    with AuditLogger(path) as a, AuditLogger(path) as b:
+        ids = [(a if i % 3 else b).log_event("data", "content.add", resource=f"r{i}").event_id for i in range(150)]
+        assert [e.event_id for e in a.query_events(limit=None, order="asc")] == ids
+        assert [e.seq for e in b.query_events(limit=None, order="asc")] == list(range(1, 151))
+        assert a.verify().ok and b.verify().ok
+
+
+def test_a_reused_event_id_is_refused_on_the_single_event_path(tmp_path):
+    with AuditLogger(tmp_path / "audit.db") as log:
+        log.log_events([{"event_type": "data", "action": "x", "event_id": "in-a-block"}])
+        log.log_event("data", "x", event_id="in-the-tail")
+        for taken in ("in-a-block", "in-the-tail"):
+            with pytest.raises(Conflict, match=f"event_id '{taken}' is already in the log"):
+                log.log_event("data", "x", event_id=taken)
+        assert log.log_event("data", "x").seq == 3 and log.verify().ok
+
+
+def test_the_logger_takes_a_path_or_a_url_and_refuses_anything_else(tmp_path):
+    with AuditLogger(tmp_path / "audit.db") as log:
+        log.log_event("data", "x")
+    with AuditLogger(f"sqlite:{tmp_path / 'audit.db'}") as log:
+        assert log.count() == 1
+    with pytest.raises(InvalidInput, match="audit url must be a string or a path, not int"):
+        AuditLogger(5)

@@ -1,4 +1,5 @@
-"""A log written by the row-per-event layout (schema version 1) is converted in place when opened."""
+"""Logs of older schema versions are converted in place when opened: version 1 (a row per event)
+and version 2 (the open tail in a table of its own)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,35 @@ def test_an_event_edited_before_the_conversion_still_fails_verify(tmp_path):
     with AuditLogger(path=path) as log:
         result = log.verify()
         assert not result.ok and result.problem == "edited" and result.first_bad_event_id == rows[6][1]
+
+
+def _as_v2(path) -> None:
+    """Turn a current log back into the version 2 layout: the open tail in its own table."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE audit_tail (id INTEGER PRIMARY KEY CHECK (id = 1), first_seq INTEGER NOT NULL,"
+               " bodies BLOB NOT NULL, links TEXT NOT NULL)")
+    db.execute("INSERT INTO audit_tail SELECT 1, tail_first_seq, tail_bodies, tail_links FROM audit_chain")
+    for column in ("tail_first_seq", "tail_bodies", "tail_links"):
+        db.execute(f"ALTER TABLE audit_chain DROP COLUMN {column}")
+    db.execute("UPDATE audit_chain SET schema_version = 2")
+    db.close()
+
+
+def test_a_version_2_log_keeps_its_open_tail(tmp_path):
+    path = tmp_path / "audit.db"
+    with AuditLogger(path=path) as log:
+        batch = log.log_events([{"event_type": "data", "action": "content.add", "resource": f"b{i}"}
+                                for i in range(100)])
+        singles = [log.log_event("data", "pin.add", resource=f"s{i}").event_id for i in range(5)]
+    _as_v2(path)
+    with AuditLogger(path=path) as log:
+        result = log.verify()
+        assert result.ok and result.checked == 105
+        assert [e.event_id for e in log.query_events(limit=None, order="asc")] == batch + singles
+        assert log.get_event(singles[-1]).seq == 105
+        assert log.log_event("data", "content.cat").seq == 106
+        assert log.verify().ok
+    db = sqlite3.connect(path)
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "audit_tail" not in tables
+    assert db.execute("SELECT schema_version, tail_first_seq FROM audit_chain").fetchone() == (3, 101)
