@@ -55,9 +55,9 @@ _FIELD = {name: i for i, name in enumerate(EVENT_FIELDS)}
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No garbage collection while blocks are decoded.
+    """No garbage collection while blocks are decoded or a batch is validated and encoded.
 
-    Decoding makes many short-lived lists and no reference cycles, and a
+    Both make many short-lived objects and no reference cycles, and a
     collection in the middle walks every object the process holds: decoding
     98k events cost 12.5 µs each with collections and 5.9 µs without, in a
     process holding the 98k event dicts it had logged. Collection resumes

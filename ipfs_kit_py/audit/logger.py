@@ -166,10 +166,11 @@ class AuditLogger:
         written if any item is invalid.
         """
         items = events if events.__class__ is list else list(events)
-        prepared = prepare_batch(items)
-        if prepared is None:  # something to convert or refuse: event by event, naming the first bad one
-            prepared = self._prepare_each(items)
-        self._commit(prepared, False)
+        with blocks.gc_paused():
+            prepared = prepare_batch(items)
+            if prepared is None:  # something to convert or refuse: event by event, naming the first bad one
+                prepared = self._prepare_each(items)
+            self._commit(prepared, False)
         return [row[0] for row, _ in prepared]
 
     @staticmethod

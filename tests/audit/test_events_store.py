@@ -11,7 +11,7 @@ import pytest
 from ulid import ULID
 
 from ipfs_kit_py.audit import AuditEvent, new_event_id
-from ipfs_kit_py.audit.events import EVENT_FIELDS
+from ipfs_kit_py.audit.events import EVENT_FIELDS, new_event_ids
 from ipfs_kit_py.errors import Conflict, InvalidInput, NotFound
 
 FULL = dict(
@@ -71,6 +71,15 @@ def test_event_ids_sort_by_time():
     ids = [new_event_id(t) for t in (1.0, 1000.0, 1700000000.0, 1700000000.5)]
     assert ids == sorted(ids)
     assert [ULID.from_str(i).timestamp for i in ids] == [1.0, 1000.0, 1700000000.0, 1700000000.5]
+
+
+@pytest.mark.parametrize("size", [3, 400])  # the small-batch loop and the numpy encoding
+def test_a_batch_of_ids_encodes_each_time_as_one_id_would(size):
+    times = [0.0, 3.2e10, 1234.5678] + [1_700_000_000 + i * 0.3337 for i in range(size - 3)]
+    ids = new_event_ids(times)
+    assert [i[:10] for i in ids] == [new_event_id(t)[:10] for t in times]
+    assert [ULID.from_str(i).timestamp for i in ids] == [int(t * 1000) / 1000 for t in times]
+    assert len(set(ids)) == size and all(len(i) == 26 for i in ids)
 
 
 @pytest.mark.parametrize(
