@@ -101,6 +101,15 @@ def test_an_ordinary_batch_takes_the_batch_path():
     assert len({row[0] for row, _ in got}) == 50
 
 
+def test_events_that_leave_out_different_fields_take_the_batch_path():
+    batch = [{"event_type": "data", "action": "x", "status": "error"}, {"event_type": "data", "action": "x"},
+             {"event_type": "data", "action": "x", "user_id": "u", "timestamp": 5.0}]
+    got = prepare_batch(batch)
+    assert got is not None
+    assert [(row[1] if i == 2 else None, row[4], row[5], row[15]) for i, (row, _body) in enumerate(got)] == [
+        (None, "error", None, "high"), (None, "success", None, "info"), (5.0, "success", "u", "info")]
+
+
 def test_a_bad_event_in_a_batch_is_named_and_nothing_is_written(tmp_path):
     with AuditLogger(tmp_path / "audit.db") as log:
         batch = [{"event_type": "data", "action": "content.add", "duration_ms": 1.0} for _ in range(10)]
