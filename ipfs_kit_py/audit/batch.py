@@ -24,6 +24,7 @@ import orjson
 
 from ..errors import InvalidInput
 from .events import (
+    _DEFAULT_SEVERITY,
     _ID_RE,
     _MAX_BYTES,
     _MAX_TEXT,
@@ -134,6 +135,8 @@ def _severities(given: list, event_types: list, statuses: list) -> list | None:
         return None
     if None not in distinct:
         return given
+    if len(distinct) == 1 and "authentication" not in event_types:  # none given: by status alone, in C
+        return list(map(_DEFAULT_SEVERITY.__getitem__, statuses))
     defaults = {pair: default_severity(*pair) for pair in set(zip(event_types, statuses, strict=True))}
     return [defaults[(t, s)] if v is None else v for v, t, s in zip(given, event_types, statuses, strict=True)]
 
