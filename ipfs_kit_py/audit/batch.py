@@ -62,12 +62,7 @@ def prepare_batch(items: list[dict[str, Any]]) -> list[tuple[tuple, bytes]] | No
     if not present <= _FIELDS:
         return None
     missing = [None] * n
-    names = sorted(present)
-    try:  # every event has the same fields (the common case): all read in one pass, in C
-        columns = dict(zip(names, zip(*map(itemgetter(*names), items), strict=True), strict=True)) if len(names) > 1 \
-            else {names[0]: [e[names[0]] for e in items]}
-    except KeyError:  # some events leave some fields out
-        columns = {name: [e.get(name, _DEFAULTS.get(name)) for e in items] for name in names}
+    columns = _columns(items, sorted(present))
 
     def column(name: str) -> list:
         return columns.get(name, missing)
@@ -107,6 +102,16 @@ def prepare_batch(items: list[dict[str, Any]]) -> list[tuple[tuple, bytes]] | No
         return [(row, canonical_body(row)) for row in rows]  # a float orjson spells differently
     except (orjson.JSONEncodeError, InvalidInput):  # e.g. a lone surrogate: the per-event path reports it
         return None
+
+
+def _columns(items: list[dict], names: list[str]) -> dict[str, list | tuple]:
+    """Each present field's values, in event order."""
+    if len(names) > 1:
+        try:  # every event has the same fields (the common case): all read in one pass, in C
+            return dict(zip(names, zip(*map(itemgetter(*names), items), strict=True), strict=True))
+        except KeyError:  # some events leave some fields out
+            pass
+    return {name: [e.get(name, _DEFAULTS.get(name)) for e in items] for name in names}
 
 
 _EMPTY = "{}"
