@@ -32,6 +32,8 @@ from .events import (
     _SEVERITY_SET,
     _STATUS_SET,
     EVENT_FIELDS,
+    ORJSON_EXACT_HIGH,
+    ORJSON_EXACT_LOW,
     _check_action,
     _check_name,
     _known_actions,
@@ -48,7 +50,7 @@ _TEXT_TYPES = frozenset((str, _NONE))
 _TEXT_FIELDS = ("user_id", "source_ip", "resource", "resource_type", "backend", "operation_id", "parent_id",
                 "session_id")
 # The floats orjson prints exactly as Python's json (see events._orjson_safe_float), as a range.
-_SAFE_LOW, _SAFE_HIGH = 1e-4, 1e16
+_SAFE_LOW, _SAFE_HIGH = ORJSON_EXACT_LOW, ORJSON_EXACT_HIGH
 
 
 def prepare_batch(items: list[dict[str, Any]]) -> list[tuple[tuple, bytes]] | None:

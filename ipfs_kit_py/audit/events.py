@@ -395,8 +395,11 @@ _CANONICAL_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _SAFE_SCALARS = frozenset((str, bool, type(None)))
 
 
+ORJSON_EXACT_LOW, ORJSON_EXACT_HIGH = 1e-4, 1e16
+
+
 def _orjson_safe_float(value: float) -> bool:
-    return value == 0.0 or 1e-4 <= abs(value) < 1e16
+    return value == 0.0 or ORJSON_EXACT_LOW <= abs(value) < ORJSON_EXACT_HIGH
 
 
 def _flat_safe(details: dict) -> bool:

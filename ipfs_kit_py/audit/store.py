@@ -195,6 +195,17 @@ class Tail(NamedTuple):
     def last_seq(self) -> int:
         return self.first_seq + self.count - 1
 
+    def has_room(self, events: int, added_bytes: int) -> bool:
+        """Whether ``events`` more events of ``added_bytes`` (lines, links, separators) fit."""
+        return (self.count + events <= TAIL_EVENTS
+                and len(self.bodies) + len(self.links) + added_bytes <= TAIL_BYTES)
+
+    def extended(self, bodies: bytes, link_text: str, first_seq: int) -> Tail:
+        """The tail with more event lines and links (``first_seq``: the first's, used when empty)."""
+        if self.count:
+            return Tail(self.first_seq, self.bodies + b"\n" + bodies, self.links + link_text)
+        return Tail(first_seq, bodies, link_text)
+
     def link_list(self) -> list[tuple[int, str, str]]:
         h, n = blocks.HASH_CHARS, LINK_CHARS
         return [(self.first_seq + i, self.links[i * n:i * n + h], self.links[i * n + h:(i + 1) * n])
@@ -463,13 +474,10 @@ class AuditStore(ABC):
         else:
             links = chain_links(head_seq, head_hash, [body for _row, body in prepared])
             added = sum(len(body) for _row, body in prepared) + len(prepared) * (LINK_CHARS + 1)
-        if (len(tail.bodies) + len(tail.links) + added <= TAIL_BYTES
-                and tail.count + len(prepared) <= TAIL_EVENTS):
+        if tail.has_room(len(prepared), added):
             self._check_unused(cur, prepared, tail, looked_up)
-            bodies = b"\n".join(body for _row, body in prepared)
-            first = tail.first_seq if tail.count else links[0][0]
-            tail = Tail(first, tail.bodies + b"\n" + bodies if tail.count else bodies,
-                        tail.links + "".join([prev + digest for _seq, prev, digest in links]))
+            tail = tail.extended(b"\n".join(body for _row, body in prepared),
+                                 "".join([prev + digest for _seq, prev, digest in links]), links[0][0])
             written = len(tail.bodies) + len(tail.links)
         else:
             tail, written = self._seal(cur, tail, prepared, links)
@@ -842,17 +850,16 @@ class SQLiteStore(AuditStore):
         hand edit) changed the chain row since: the caller takes the full path."""
         head_seq, head_hash, tail = self._state
         row, body = item
-        if (len(tail.bodies) + len(tail.links) + len(body) + LINK_CHARS + 1 > TAIL_BYTES
-                or tail.count >= TAIL_EVENTS):
+        if not tail.has_room(1, len(body) + LINK_CHARS + 1):
             return None
         cur = self._cursor
         try:
             if not fresh_id:
-                self._check_unused(cur, [item], tail, (cur.execute(_ID_SEQ, (row[0],)).fetchall() or [(None,)])[0])
+                taken = cur.execute(_ID_SEQ, (row[0],)).fetchall()
+                self._check_unused(cur, [item], tail, taken[0] if taken else (None,))
             digest = chain_hash(head_hash, body)
             seq = head_seq + 1
-            new = (Tail(tail.first_seq, tail.bodies + b"\n" + body, tail.links + head_hash + digest) if tail.count
-                   else Tail(seq, body, head_hash + digest))
+            new = tail.extended(body, head_hash + digest, seq)
             cur.execute(ADVANCE, (seq, row[0], digest, *new, head_seq, head_hash, *tail))
             if cur.rowcount != 1:
                 self._state = None
